@@ -1,0 +1,2 @@
+/* master.c - see master.h */
+#include "scand/master.h"

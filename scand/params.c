@@ -1,0 +1,2 @@
+/* params.c - see params.h */
+#include "scand/params.h"

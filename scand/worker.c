@@ -1,0 +1,2 @@
+/* worker.c - see worker.h */
+#include "scand/worker.h"

@@ -1,0 +1,2 @@
+/* smtp_reply.c - see smtp_reply.h */
+#include "smtp/smtp_reply.h"
