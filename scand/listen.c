@@ -1,0 +1,2 @@
+/* listen.c - see listen.h (placeholder, being implemented) */
+#include "scand/listen.h"
