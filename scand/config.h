@@ -31,6 +31,11 @@ void config_set(struct config *config, const char *name, const char *raw_value);
  * valid until the config is freed. An undefined $name expands to "";
  * recursion deeper than 100 levels is an error (NULL and a warning). */
 const char *config_get(struct config *config, const char *name);
+/* config_get with the error given to the caller: 1 and *value when set,
+ * 0 and NULL when not set, -1 with "FILE, line N: parameter NAME: ..." in
+ * err when the value cannot be expanded. */
+int config_lookup(struct config *config, const char *name, const char **value, char *err,
+                  size_t errlen);
 /* The line a parameter was set on (0 when set by config_set). */
 int config_line(const struct config *config, const char *name);
 const char *config_file(const struct config *config);
