@@ -16,8 +16,8 @@
 
 /* Parse text into *ss and *len. Returns 0, or -1 with a message naming the
  * text in err (e.g. "bad address \"foo\": port missing"). */
-int listen_parse_address(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-                         char *err, size_t errlen);
+int listen_parse_address(const char *text, struct sockaddr_storage *ss, socklen_t *len, char *err,
+                         size_t errlen);
 
 /* Parse text, make a non-blocking, close-on-exec TCP socket with
  * SO_REUSEADDR, bind and listen (backlog 128). Returns the descriptor, or
