@@ -14,6 +14,10 @@
  * on MAIL/RCPT parameters the server supports (SIZE, BODY, SMTPUTF8, and
  * RET/ENVID/NOTIFY/ORCPT with DSN), as Postfix's smtp client does.
  *
+ * Every argument of a queuing call (xforward, sender, params, rcpt) is
+ * copied before the call returns; content is read when it is sent and must
+ * stay untouched until the data command completes.
+ *
  * A greeting or EHLO reply that names the client's own myhostname is a mail
  * loop: the connection fails with "451 4.4.6 ... loops back to myself".
  */
