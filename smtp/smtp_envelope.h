@@ -43,6 +43,11 @@ struct smtp_rcpt {
 struct smtp_parse_result {
     int ok;
     const char *reply; /* static text, valid when !ok */
+    /* Added: for an unsupported parameter reply is "555 5.5.4 Unsupported
+     * option" and option/option_len point at the parameter inside args, so
+     * that the server can echo it as Postfix does ("...: X"); else NULL. */
+    const char *option;
+    size_t option_len;
 };
 
 /* Parse the text after "MAIL" (e.g. "FROM:<a@b> SIZE=10 BODY=8BITMIME").
