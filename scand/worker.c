@@ -1,2 +1,201 @@
-/* worker.c - see worker.h */
+/*
+ * worker.c - one preforked worker (see worker.h).
+ *
+ * Idle connections: Postfix's smtp client caches idle connections to the
+ * filter and may hold more of them than the scan transport's maxproc. A
+ * worker therefore multiplexes sessions on its event loop instead of
+ * serving one at a time: a session between transactions is a file
+ * descriptor and a few hundred bytes, and never occupies the worker while
+ * another connection has work. worker_session_limit bounds the sessions of
+ * one worker; at the limit it stops accepting until one ends, and the other
+ * workers (or the kernel's backlog) take the next connection.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "util/msg.h"
+#include "util/xalloc.h"
+#include "scand/listen.h"
+#include "scand/session.h"
 #include "scand/worker.h"
+
+struct worker_conn {
+    struct worker *worker;
+    struct session *session;
+    TAILQ_ENTRY(worker_conn) link;
+};
+
+struct worker {
+    struct event_base *base;
+    struct evconnlistener *listener;
+    struct session_env env;
+    TAILQ_HEAD(, worker_conn) conns;
+    int nconns;
+    int served;    /* sessions accepted, for max_use */
+    int accepting; /* listener enabled */
+    int draining;  /* SIGTERM: no new sessions, exit when the last ends */
+    struct event *sigterm;
+    struct event *deadline;
+};
+
+static void worker_update_listener(struct worker *worker)
+{
+    const struct scand_params *params = worker->env.params;
+    int want = !worker->draining && worker->served < params->max_use &&
+               worker->nconns < params->worker_session_limit;
+
+    if (want && !worker->accepting)
+        evconnlistener_enable(worker->listener);
+    else if (!want && worker->accepting)
+        evconnlistener_disable(worker->listener);
+    worker->accepting = want;
+    if (!want && worker->nconns == 0 && (worker->draining || worker->served >= params->max_use))
+        event_base_loopexit(worker->base, NULL);
+}
+
+static void worker_conn_closed(void *ctx)
+{
+    struct worker_conn *conn = ctx;
+    struct worker *worker = conn->worker;
+
+    TAILQ_REMOVE(&worker->conns, conn, link);
+    worker->nconns--;
+    free(conn);
+    worker_update_listener(worker);
+}
+
+static void worker_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
+                             struct sockaddr *peer, int peer_len, void *arg)
+{
+    struct worker *worker = arg;
+    struct worker_conn *conn = xcalloc(1, sizeof(*conn));
+
+    (void)listener;
+    (void)peer_len;
+    conn->worker = worker;
+    TAILQ_INSERT_TAIL(&worker->conns, conn, link);
+    worker->nconns++;
+    worker->served++;
+    conn->session = session_new(&worker->env, fd, peer, worker_conn_closed, conn);
+    /* Recycling after max_use: existing sessions end as their transactions do. */
+    if (worker->served >= worker->env.params->max_use) {
+        struct worker_conn *c;
+        TAILQ_FOREACH(c, &worker->conns, link)
+        session_drain(c->session);
+    }
+    worker_update_listener(worker);
+}
+
+static void worker_accept_error_cb(struct evconnlistener *listener, void *arg)
+{
+    int err = EVUTIL_SOCKET_ERROR();
+
+    (void)listener;
+    (void)arg;
+    /* EMFILE and friends: log, the listener retries on the next event. */
+    msg_warn("accept: %s", evutil_socket_error_to_string(err));
+}
+
+static void worker_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *worker = arg;
+
+    (void)fd;
+    (void)what;
+    msg_warn("drain deadline reached with %d session(s) open; closing them", worker->nconns);
+    event_base_loopexit(worker->base, NULL);
+}
+
+static void worker_sigterm_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *worker = arg;
+    struct timeval deadline = {worker->env.params->drain_timeout, 0};
+    struct worker_conn *conn;
+    struct worker_conn *next;
+
+    (void)fd;
+    (void)what;
+    if (worker->draining)
+        return;
+    worker->draining = 1;
+    msg_debug("draining %d session(s)", worker->nconns);
+    evtimer_add(worker->deadline, &deadline);
+    /* session_drain may free idle sessions later, never under this loop. */
+    for (conn = TAILQ_FIRST(&worker->conns); conn != NULL; conn = next) {
+        next = TAILQ_NEXT(conn, link);
+        session_drain(conn->session);
+    }
+    worker_update_listener(worker);
+}
+
+static int worker_setup_env(struct worker *worker, const struct scand_params *params)
+{
+    char err[256];
+    struct session_env *env = &worker->env;
+
+    env->base = worker->base;
+    env->params = params;
+    env->server_config.myhostname = params->myhostname;
+    env->server_config.message_size_limit = params->message_size_limit;
+    env->server_config.recipient_limit = params->smtpd_recipient_limit;
+    env->server_config.command_line_limit = params->command_line_limit;
+    env->server_config.data_line_limit = params->data_line_limit;
+    if (listen_parse_address(params->relay, &env->relay_config.addr, &env->relay_config.addr_len,
+                             err, sizeof(err)) < 0) {
+        msg_error("relay: %s", err);
+        return -1;
+    }
+    env->relay_config.name = params->relay;
+    env->relay_config.myhostname = params->myhostname;
+    env->relay_config.connect_timeout = params->smtp_connect_timeout;
+    env->relay_config.helo_timeout = params->smtp_helo_timeout;
+    env->relay_config.command_timeout = params->smtp_rcpt_timeout;
+    env->relay_config.data_timeout = params->smtp_data_done_timeout;
+    return 0;
+}
+
+int worker_main(const struct scand_params *params, int listen_fd)
+{
+    struct worker worker;
+    struct worker_conn *conn;
+
+    memset(&worker, 0, sizeof(worker));
+    TAILQ_INIT(&worker.conns);
+    /* The base is made after fork (event_reinit would be needed otherwise). */
+    worker.base = event_base_new();
+    if (worker.base == NULL)
+        msg_fatal("event_base_new failed");
+    if (worker_setup_env(&worker, params) < 0)
+        return 1;
+    worker.listener = evconnlistener_new(worker.base, worker_accept_cb, &worker,
+                                         LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 0, listen_fd);
+    if (worker.listener == NULL)
+        msg_fatal("evconnlistener_new failed");
+    evconnlistener_set_error_cb(worker.listener, worker_accept_error_cb);
+    worker.sigterm = evsignal_new(worker.base, SIGTERM, worker_sigterm_cb, &worker);
+    worker.deadline = evtimer_new(worker.base, worker_deadline_cb, &worker);
+    if (worker.sigterm == NULL || worker.deadline == NULL)
+        msg_fatal("event_new failed");
+    evsignal_add(worker.sigterm, NULL);
+    worker_update_listener(&worker);
+
+    event_base_dispatch(worker.base);
+
+    /* Whatever is left at the deadline is cut: Postfix still has the mail. */
+    while ((conn = TAILQ_FIRST(&worker.conns)) != NULL) {
+        TAILQ_REMOVE(&worker.conns, conn, link);
+        free(conn);
+    }
+    evconnlistener_free(worker.listener);
+    event_free(worker.sigterm);
+    event_free(worker.deadline);
+    event_base_free(worker.base);
+    return 0;
+}

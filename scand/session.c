@@ -1,0 +1,464 @@
+/*
+ * session.c - one scan-side connection and its relay (see session.h).
+ *
+ * Relay policy (promise 1, "no mail lost"):
+ *  - MAIL and RCPT go to the relay as they arrive; the relay's reply is the
+ *    reply, so a recipient the relay refuses is refused at RCPT time.
+ *  - DATA is answered 354 locally; the message is kept until its terminator.
+ *  - At the end of data the message (with our trace header) goes to the
+ *    relay, and the end-of-data reply is the relay's: 2yz (with its queue
+ *    id), 4yz, or 5yz as the relay said it. Any trouble on the way (relay
+ *    unreachable, lost, timed out, looping) is a 4yz from relay.c.
+ *  - Nothing else can produce a 250 for a message: the only path to a 2yz
+ *    end-of-data reply is session_data_done() with the relay's 2yz.
+ *  - A message scand will not deliver (too many hops) never reaches the
+ *    relay: its transaction there is reset without a final ".".
+ * The relay's reply is written upstream in the same event-loop turn as it
+ * arrives: the window in which a crash would duplicate a message (relay
+ * queued it, Postfix never heard) is that one turn.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "util/msg.h"
+#include "util/xalloc.h"
+#include "smtp/smtp_reply.h"
+#include "scand/session.h"
+#include "scand/trace.h"
+
+struct session {
+    const struct session_env *env;
+    struct bufferevent *bev;
+    struct smtp_server *server;
+    struct relay *relay;
+    struct event *resume; /* re-runs input processing from the loop */
+    char peer_addr[INET6_ADDRSTRLEN];
+    session_closed_fn closed;
+    void *closed_ctx;
+
+    int relay_tx_open; /* the relay has a MAIL transaction for us */
+    int releasing;     /* completions from a released relay are ignored */
+    int draining;      /* close when the transaction ends */
+    int finishing;     /* flushing the last output, then free */
+    int freeing;
+
+    struct timeval tx_start;
+    size_t message_size;
+};
+
+static void session_schedule_resume(struct session *session)
+{
+    static const struct timeval now = {0, 0};
+    evtimer_add(session->resume, &now);
+}
+
+/* Stop reading; free once the output is flushed. */
+static void session_finish(struct session *session)
+{
+    if (session->finishing)
+        return;
+    session->finishing = 1;
+    bufferevent_disable(session->bev, EV_READ);
+    session_schedule_resume(session);
+}
+
+static void session_release_relay(struct session *session)
+{
+    struct relay *relay = session->relay;
+
+    if (relay == NULL)
+        return;
+    session->relay = NULL;
+    session->relay_tx_open = 0;
+    session->releasing = 1;
+    relay_release(relay);
+    session->releasing = 0;
+}
+
+static void session_free(struct session *session)
+{
+    session->freeing = 1;
+    session_release_relay(session);
+    smtp_server_free(session->server);
+    bufferevent_free(session->bev);
+    event_free(session->resume);
+    session_closed_fn closed = session->closed;
+    void *ctx = session->closed_ctx;
+    free(session);
+    closed(ctx);
+}
+
+/* Feed what Postfix sent to the protocol engine, and follow its state. */
+static void session_process(struct session *session)
+{
+    if (session->finishing)
+        return;
+    if (smtp_server_input(session->server, bufferevent_get_input(session->bev)) < 0 ||
+        smtp_server_closed(session->server)) {
+        session_finish(session);
+        return;
+    }
+    if (session->draining && session_idle(session)) {
+        session_finish(session);
+        return;
+    }
+    /* While the owner (we) owes a reply, reading more would only buffer. */
+    if (smtp_server_waiting(session->server))
+        bufferevent_disable(session->bev, EV_READ);
+    else
+        bufferevent_enable(session->bev, EV_READ);
+}
+
+static void session_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct session *session = arg;
+
+    (void)fd;
+    (void)what;
+    if (session->finishing) {
+        if (evbuffer_get_length(bufferevent_get_output(session->bev)) == 0)
+            session_free(session);
+        return;
+    }
+    session_process(session);
+}
+
+static void session_read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    session_process(arg);
+}
+
+static void session_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct session *session = arg;
+
+    if (session->finishing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        session_free(session);
+}
+
+static void session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct session *session = arg;
+
+    (void)bev;
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && !session->finishing) {
+        msg_info("timeout after %s from %s",
+                 smtp_server_in_transaction(session->server) ? "transaction" : "command",
+                 session->peer_addr);
+        smtp_server_timeout(session->server);
+        session_finish(session);
+        return;
+    }
+    /* EOF, error, or a client that does not read our replies. */
+    if (smtp_server_in_transaction(session->server))
+        msg_info("lost connection with %s in a transaction", session->peer_addr);
+    session_free(session);
+}
+
+static const char *tx_value(const char *value)
+{
+    return value != NULL ? value : "unknown";
+}
+
+static const char *session_queue_id(const struct smtp_transaction *tx)
+{
+    return smtp_xforward_unavailable(tx->xforward.ident) ? "NOQUEUE" : tx->xforward.ident;
+}
+
+static const char *session_proto_name(const struct session *session)
+{
+    switch (smtp_server_proto(session->server)) {
+    case SMTP_SERVER_PROTO_SMTP:
+        return "SMTP";
+    case SMTP_SERVER_PROTO_LMTP:
+        return "LMTP";
+    default:
+        return "ESMTP";
+    }
+}
+
+/* "NOQUEUE: reject: RCPT from name[addr]: REPLY; from=<s> to=<r> proto=P helo=<h>" */
+static void session_log_reject(struct session *session, const char *stage, const char *rcpt,
+                               const struct smtp_reply *reply)
+{
+    const struct smtp_transaction *tx = smtp_server_transaction(session->server);
+    char *oneline = smtp_reply_oneline(reply);
+
+    msg_info("NOQUEUE: %s: %s from %s[%s]: %s; from=<%s>%s%s%s proto=%s helo=<%s>",
+             reply->code >= 500 ? "reject" : "defer", stage, tx_value(tx->xforward.name),
+             tx_value(tx->xforward.addr), oneline, tx->sender ? tx->sender : "",
+             rcpt ? " to=<" : "", rcpt ? rcpt : "", rcpt ? ">" : "", session_proto_name(session),
+             tx_value(tx->xforward.helo));
+    free(oneline);
+}
+
+/* One line per transaction outcome, Postfix's smtp(8) delivery shape. */
+static void session_log_outcome(struct session *session, const char *status, const char *reply_text)
+{
+    const struct smtp_transaction *tx = smtp_server_transaction(session->server);
+    struct evbuffer *to = evbuffer_new();
+    struct timeval now;
+    char *oneline;
+    struct smtp_reply reply = {0, NULL};
+
+    for (size_t i = 0; i < tx->rcpt_count; i++)
+        evbuffer_add_printf(to, "%s<%s>", i ? "," : "", tx->rcpts[i].addr);
+    evbuffer_add(to, "", 1);
+    gettimeofday(&now, NULL);
+    double delay = (double)(now.tv_sec - session->tx_start.tv_sec) +
+                   (double)(now.tv_usec - session->tx_start.tv_usec) / 1e6;
+    smtp_reply_set(&reply, reply_text);
+    oneline = smtp_reply_oneline(&reply);
+    msg_info("%s: client=%s[%s], helo=<%s>, from=<%s>, to=%s, size=%zu, nrcpt=%zu, proto=%s, "
+             "relay=%s, delay=%.2f, status=%s (%s)",
+             session_queue_id(tx), tx_value(tx->xforward.name), tx_value(tx->xforward.addr),
+             tx_value(tx->xforward.helo), tx->sender, (const char *)evbuffer_pullup(to, -1),
+             session->message_size, tx->rcpt_count, session_proto_name(session),
+             session->env->relay_config.name, delay, status, oneline);
+    free(oneline);
+    smtp_reply_free(&reply);
+    evbuffer_free(to);
+}
+
+/* The end-of-data answer: once under SMTP, once per recipient under LMTP. */
+static void session_reply_message(struct session *session, const char *text)
+{
+    size_t count = 1;
+
+    if (smtp_server_proto(session->server) == SMTP_SERVER_PROTO_LMTP)
+        count = smtp_server_transaction(session->server)->rcpt_count;
+    for (size_t i = 0; i < count; i++)
+        smtp_server_reply(session->server, text);
+    session_schedule_resume(session);
+}
+
+static void session_reply(struct session *session, const char *text)
+{
+    smtp_server_reply(session->server, text);
+    session_schedule_resume(session);
+}
+
+/* A completion that must be dropped: the relay was released, or the
+ * session is going away. */
+static int session_stale(const struct session *session)
+{
+    return session->releasing || session->freeing || session->finishing;
+}
+
+static struct relay *session_relay(struct session *session)
+{
+    if (session->relay != NULL && !relay_alive(session->relay))
+        session_release_relay(session);
+    if (session->relay == NULL)
+        session->relay = relay_open(session->env->base, &session->env->relay_config);
+    return session->relay;
+}
+
+static void session_mail_done(void *arg, const struct smtp_reply *reply)
+{
+    struct session *session = arg;
+
+    if (session_stale(session))
+        return;
+    if (reply->code >= 200 && reply->code < 300) {
+        session->relay_tx_open = 1;
+        session_reply(session, "250 2.1.0 Ok");
+        return;
+    }
+    session_log_reject(session, "MAIL", NULL, reply);
+    session_reply(session, reply->text);
+}
+
+static void session_on_mail(void *ctx, struct smtp_server *server)
+{
+    struct session *session = ctx;
+    const struct smtp_transaction *tx = smtp_server_transaction(server);
+    struct relay *relay = session_relay(session);
+
+    gettimeofday(&session->tx_start, NULL);
+    session->message_size = 0;
+    smtp_client_mail(relay_client(relay), &tx->xforward, tx->sender, &tx->mail_params,
+                     session_mail_done, session);
+}
+
+struct rcpt_wait {
+    struct session *session;
+    char *addr;
+};
+
+static void session_rcpt_done(void *arg, const struct smtp_reply *reply)
+{
+    struct rcpt_wait *wait = arg;
+    struct session *session = wait->session;
+
+    if (!session_stale(session)) {
+        if (reply->code < 200 || reply->code >= 300)
+            session_log_reject(session, "RCPT", wait->addr, reply);
+        session_reply(session, reply->text);
+    }
+    free(wait->addr);
+    free(wait);
+}
+
+static void session_on_rcpt(void *ctx, struct smtp_server *server, const struct smtp_rcpt *rcpt)
+{
+    struct session *session = ctx;
+    struct rcpt_wait *wait = xmalloc(sizeof(*wait));
+
+    (void)server;
+    wait->session = session;
+    wait->addr = xstrdup(rcpt->addr);
+    smtp_client_rcpt(relay_client(session_relay(session)), rcpt, session_rcpt_done, wait);
+}
+
+static void session_on_data(void *ctx, struct smtp_server *server)
+{
+    (void)server;
+    session_reply(ctx, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void session_data_done(void *arg, const struct smtp_reply *reply)
+{
+    struct session *session = arg;
+    const char *status;
+
+    if (session_stale(session))
+        return;
+    session->relay_tx_open = 0;
+    if (reply->code >= 200 && reply->code < 300)
+        status = "sent";
+    else if (reply->code >= 500)
+        status = "bounced";
+    else
+        status = "deferred";
+    session_log_outcome(session, status, reply->text);
+    session_reply_message(session, reply->text);
+}
+
+static void session_on_message(void *ctx, struct smtp_server *server, struct evbuffer *message)
+{
+    struct session *session = ctx;
+    const struct smtp_transaction *tx = smtp_server_transaction(server);
+    const struct scand_params *params = session->env->params;
+
+    session->message_size = evbuffer_get_length(message);
+    if (trace_count_received(message, (size_t)params->hopcount_limit) >
+        (size_t)params->hopcount_limit) {
+        const char *text = "554 5.4.6 Error: too many hops";
+        msg_warn("%s: hopcount exceeded (more than %d Received: headers)", session_queue_id(tx),
+                 params->hopcount_limit);
+        session_log_outcome(session, "bounced", text);
+        session_reply_message(session, text);
+        return;
+    }
+    if (session->relay == NULL || !session->relay_tx_open || !relay_alive(session->relay)) {
+        char *text = xasprintf("451 4.4.2 lost connection with relay %s before data",
+                               session->env->relay_config.name);
+        session_log_outcome(session, "deferred", text);
+        session_reply_message(session, text);
+        free(text);
+        return;
+    }
+    struct trace_info info = {
+        .helo = smtp_server_helo(server),
+        .peer_addr = session->peer_addr,
+        .myhostname = params->myhostname,
+        .protocol = session_proto_name(session),
+        .queue_id = smtp_xforward_unavailable(tx->xforward.ident) ? NULL : tx->xforward.ident,
+        .recipient = tx->rcpt_count == 1 ? tx->rcpts[0].addr : NULL,
+    };
+    trace_prepend_received(message, &info);
+    relay_expect_data(session->relay);
+    smtp_client_data(relay_client(session->relay), message, session_data_done, session);
+}
+
+static void session_rset_done(void *arg, const struct smtp_reply *reply)
+{
+    (void)arg;
+    (void)reply;
+}
+
+static void session_on_reset(void *ctx, struct smtp_server *server)
+{
+    struct session *session = ctx;
+
+    (void)server;
+    if (session->freeing)
+        return;
+    if (session->relay_tx_open && session->relay != NULL && relay_alive(session->relay))
+        smtp_client_rset(relay_client(session->relay), session_rset_done, NULL);
+    session->relay_tx_open = 0;
+    if (session->draining)
+        session_schedule_resume(session);
+}
+
+static void session_on_refused(void *ctx, struct smtp_server *server, const char *command,
+                               const char *reply_text)
+{
+    struct session *session = ctx;
+    const struct smtp_transaction *tx = smtp_server_transaction(server);
+
+    msg_info("%s: reject: %s from %s[%s] (via %s): %s", session_queue_id(tx), command,
+             tx_value(tx->xforward.name), tx_value(tx->xforward.addr), session->peer_addr,
+             reply_text);
+}
+
+static const struct smtp_server_events session_events = {
+    .mail = session_on_mail,
+    .rcpt = session_on_rcpt,
+    .data = session_on_data,
+    .message = session_on_message,
+    .reset = session_on_reset,
+    .refused = session_on_refused,
+};
+
+struct session *session_new(const struct session_env *env, evutil_socket_t fd,
+                            const struct sockaddr *peer, session_closed_fn closed, void *ctx)
+{
+    struct session *session = xcalloc(1, sizeof(*session));
+    struct timeval timeout = {env->params->smtpd_timeout, 0};
+
+    session->env = env;
+    session->closed = closed;
+    session->closed_ctx = ctx;
+    if (peer->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, session->peer_addr,
+                  sizeof(session->peer_addr));
+    else
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, session->peer_addr,
+                  sizeof(session->peer_addr));
+    session->bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (session->bev == NULL)
+        msg_fatal("bufferevent_socket_new: out of memory");
+    session->resume = evtimer_new(env->base, session_resume_cb, session);
+    if (session->resume == NULL)
+        msg_fatal("evtimer_new: out of memory");
+    session->server = smtp_server_new(&env->server_config, &session_events, session,
+                                      bufferevent_get_output(session->bev));
+    bufferevent_setcb(session->bev, session_read_cb, session_write_cb, session_event_cb, session);
+    bufferevent_set_timeouts(session->bev, &timeout, &timeout);
+    smtp_server_greet(session->server);
+    bufferevent_enable(session->bev, EV_READ | EV_WRITE);
+    return session;
+}
+
+int session_idle(const struct session *session)
+{
+    return !smtp_server_in_transaction(session->server) && !smtp_server_waiting(session->server);
+}
+
+void session_drain(struct session *session)
+{
+    session->draining = 1;
+    if (session_idle(session))
+        session_finish(session);
+}
