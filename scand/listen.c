@@ -21,7 +21,9 @@
 
 #define LISTEN_BACKLOG 128
 
-/* A decimal port 1..65535, digits only (strtol would accept " +1"). */
+/* A decimal port 0..65535, digits only (strtol would accept " +1"). Port 0
+ * (any free port) is valid here for tests; params.c refuses it in a
+ * configuration, where Postfix must know the port. */
 static int listen_parse_port(const char *text, in_port_t *port)
 {
     unsigned long value = 0;
@@ -33,7 +35,7 @@ static int listen_parse_port(const char *text, in_port_t *port)
             return -1;
         value = value * 10 + (unsigned long)(*cp - '0');
     }
-    if (value == 0 || value > 65535)
+    if (value > 65535)
         return -1;
     *port = htons((in_port_t)value);
     return 0;

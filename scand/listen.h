@@ -6,7 +6,8 @@
  * "[::1]:10025" (an IPv6 address needs brackets), and "[127.0.0.1]:10025"
  * (brackets allowed for IPv4 too, as in a Postfix nexthop). Only numeric
  * addresses and numeric ports: no DNS lookups, ever (a filter that waits
- * for DNS at startup is a filter Postfix cannot reach).
+ * for DNS at startup is a filter Postfix cannot reach). Port 0 parses (the
+ * kernel picks a port, useful in tests); params.c refuses it in a config.
  */
 #ifndef SCAND_LISTEN_H
 #define SCAND_LISTEN_H

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -179,6 +180,13 @@ static int params_set_one(struct config *config, const struct param_spec *spec,
         socklen_t sslen;
         if (listen_parse_address(value, &ss, &sslen, why, sizeof(why)) < 0) {
             snprintf(err, errlen, "%sparameter %s: %s", where, spec->name, why);
+            return -1;
+        }
+        /* Port 0 would be a random port that Postfix cannot be told about. */
+        if ((ss.ss_family == AF_INET && ((struct sockaddr_in *)&ss)->sin_port == 0) ||
+            (ss.ss_family == AF_INET6 && ((struct sockaddr_in6 *)&ss)->sin6_port == 0)) {
+            snprintf(err, errlen, "%sparameter %s: bad address \"%s\": port 0", where, spec->name,
+                     value);
             return -1;
         }
         *(char **)field = xstrdup(value);

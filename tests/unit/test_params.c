@@ -217,6 +217,8 @@ static void test_bad_values(void **state)
     load_error("x = 1\n\nrelay = localhost:10026\n", 3,
                "parameter relay: bad address \"localhost:10026\": \"localhost\" is not a "
                "numeric IP address");
+    load_error("listen = 127.0.0.1:0\n", 1,
+               "parameter listen: bad address \"127.0.0.1:0\": port 0");
     load_error("listen = 127.0.0.1\n", 1,
                "parameter listen: bad address \"127.0.0.1\": expected host:port or "
                "[host]:port");
