@@ -153,6 +153,10 @@ static void master_crashed(struct master *master, time_t lived)
 {
     if (lived >= MASTER_YOUNG)
         master->backoff = MASTER_BACKOFF_MIN;
+    /* Workers of one round that die together count as one failure, so the
+     * backoff does not reach its cap process_limit times faster. */
+    if (master_now() < master->respawn_at)
+        return;
     master->respawn_at = master_now() + master->backoff;
     msg_warn("respawning in %d s", master->backoff);
     master->backoff *= 2;
@@ -238,7 +242,7 @@ static void master_stop(struct master *master, int sig)
         return;
     master->stopping = 1;
     master->stop_deadline = master_now() + master->params->drain_timeout + MASTER_DRAIN_MARGIN;
-    msg_info("%s: stopping %zu workers", strsignal(sig), master->count);
+    msg_info("SIG%s: stopping %zu workers", sigabbrev_np(sig), master->count);
     master_kill_all(master, SIGTERM, 0);
 }
 
