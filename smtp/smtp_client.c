@@ -705,7 +705,8 @@ static int client_on_data(struct smtp_client *client, const struct smtp_reply *r
         /* 354 with no accepted recipient (LMTP would owe no reply) or for a
          * transaction we gave up: never send content. */
         if (client->poisoned || (client->config.lmtp && client->rcpt_ok == 0)) {
-            client_protocol_error(client, "354 for a transaction without recipients");
+            client_protocol_error(
+                client, "354 for a transaction without recipients or with a failed XFORWARD");
             return -1;
         }
         cmd->phase = DATA_WAIT_DOT;
