@@ -12,6 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 #include <event2/buffer.h>
 
@@ -787,6 +797,165 @@ static void test_free_in_ready_failure(void **state)
     fx_free(fx);
 }
 
+/* ---- a real peer: Postfix's smtp-sink ----
+ *
+ * Proves the bytes we write are accepted by Postfix code: one transaction
+ * with XFORWARD, two recipients and the smuggling payloads, against
+ * smtp-sink on 127.0.0.1:21150 (our test port range 21100-21199), dumped to
+ * a temporary directory and compared. Skipped when smtp-sink is missing. */
+
+#define SINK "/usr/sbin/smtp-sink"
+#define SINK_PORT 21150
+
+static pid_t sink_start(const char *dump_template)
+{
+    char listen[64];
+    pid_t pid = fork();
+
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", SINK_PORT);
+    if (pid == 0) {
+        if (geteuid() == 0)
+            execl(SINK, "smtp-sink", "-u", "nobody", "-d", dump_template, listen, "10",
+                  (char *)NULL);
+        else
+            execl(SINK, "smtp-sink", "-d", dump_template, listen, "10", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int sink_connect(void)
+{
+    struct sockaddr_in sin = {0};
+
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(SINK_PORT);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < 50; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+            return fd;
+        if (fd >= 0)
+            close(fd);
+        usleep(100 * 1000);
+    }
+    return -1;
+}
+
+/* Run the conversation until the server closes or 10 s pass. */
+static void sink_drive(struct fx *fx, int fd)
+{
+    for (int round = 0; round < 200; round++) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (evbuffer_get_length(fx->out) > 0)
+            pfd.events |= POLLOUT;
+        if (poll(&pfd, 1, 50) < 0)
+            break;
+        if (pfd.revents & POLLOUT)
+            evbuffer_write(fx->out, fd);
+        if (pfd.revents & (POLLIN | POLLHUP)) {
+            int n = evbuffer_read(fx->in, fd, 4096);
+            if (n <= 0) {
+                smtp_client_abort(fx->client, "451 4.4.2 lost connection with relay");
+                return;
+            }
+            assert_int_equal(smtp_client_input(fx->client, fx->in), 0);
+        }
+    }
+    fail_msg("conversation with smtp-sink did not end");
+}
+
+static char *sink_read_dump(const char *dir)
+{
+    char path[512];
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char *text = NULL;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        assert_null(text); /* exactly one message */
+        text = calloc(1, 65536);
+        size_t got = fread(text, 1, 65535, f);
+        text[got] = 0;
+        fclose(f);
+        unlink(path);
+    }
+    closedir(d);
+    return text;
+}
+
+static void test_real_smtp_sink(void **state)
+{
+    char dir[] = "/tmp/scand-sink-XXXXXX";
+    char tmpl[64];
+    struct smtp_xforward xf = {"mx.example", "192.0.2.7", "4711",  "ESMTP",
+                               "helo name",  NULL,        "REMOTE"};
+    struct smtp_params mp = {40, "8BITMIME", 0, NULL, NULL, NULL, NULL};
+    static const char body[] = "Subject: smuggle\r\n\r\nhello\n.\nMAIL FROM:<x>\r\n"
+                               ".dot\r\nbye\r\n.\r.\r\n";
+
+    (void)state;
+    if (access(SINK, X_OK) != 0)
+        skip();
+    assert_non_null(mkdtemp(dir));
+    chmod(dir, 0777);
+    snprintf(tmpl, sizeof(tmpl), "%s/m.", dir);
+    pid_t pid = sink_start(tmpl);
+    assert_true(pid > 0);
+    int fd = sink_connect();
+    if (fd < 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        rmdir(dir);
+        fail_msg("smtp-sink did not listen on port %d", SINK_PORT);
+    }
+
+    struct fx *fx = fx_new(0);
+    struct evbuffer *content = evbuffer_new();
+    evbuffer_add(content, body, strlen(body));
+    smtp_client_mail(fx->client, &xf, "a@example.org", &mp, on_done, probe(fx, "MAIL"));
+    smtp_client_rcpt(fx->client, &(struct smtp_rcpt){"b@example.net", no_params()}, on_done,
+                     probe(fx, "RCPT"));
+    smtp_client_rcpt(fx->client, &(struct smtp_rcpt){"c@example.net", no_params()}, on_done,
+                     probe(fx, "RCPT"));
+    smtp_client_data(fx->client, content, on_done, probe(fx, "DATA"));
+    evbuffer_free(content);
+    smtp_client_quit(fx->client);
+    sink_drive(fx, fd);
+    close(fd);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+
+    char *log = take(fx->log);
+    char *dump = sink_read_dump(dir);
+    rmdir(dir);
+    assert_non_null(strstr(log, "ready: ok\n"));
+    assert_non_null(strstr(log, "MAIL: 250"));
+    assert_non_null(strstr(log, "DATA: 250"));
+    assert_true(smtp_client_has_ext(fx->client, "PIPELINING"));
+    assert_non_null(dump);
+    /* smtp-sink records XFORWARD and the envelope, then the content as
+     * received (dot-stuffing undone): our stray LFs became spaces and there
+     * is one message. */
+    /* smtp-sink advertises XFORWARD; a refused one would have made MAIL 4yz. */
+    assert_true(smtp_client_has_ext(fx->client, "XFORWARD"));
+    /* The dump has the envelope, then the content as received with line
+     * ends as LF and dot-stuffing undone: stray CR/LF became spaces, one
+     * message, the fake MAIL FROM stayed content. */
+    assert_non_null(strstr(dump, "X-Mail-Args: <a@example.org> BODY=8BITMIME\n"));
+    assert_non_null(strstr(dump, "X-Rcpt-Args: <c@example.net>\n"));
+    assert_non_null(strstr(dump, "\nhello . MAIL FROM:<x>\n.dot\nbye\n. .\n"));
+    free(log);
+    free(dump);
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -819,6 +988,7 @@ int main(void)
         cmocka_unit_test(test_reentrant_abort),
         cmocka_unit_test(test_reentrant_free),
         cmocka_unit_test(test_free_in_ready_failure),
+        cmocka_unit_test(test_real_smtp_sink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
