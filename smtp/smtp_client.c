@@ -42,6 +42,7 @@
 
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_data_out.h"
+#include "smtp/smtp_xtext.h"
 #include "util/msg.h"
 #include "util/xalloc.h"
 
@@ -165,15 +166,13 @@ static int client_gone(const struct smtp_client *client)
     return client->free_pending || client->state == CLIENT_CLOSED;
 }
 
-/* xtext (RFC 3461 4): printable US-ASCII but '+' and '=' as is, else "+XX". */
+/* xtext (RFC 3461 4): XFORWARD_README asks for it on every value. */
 static void client_add_xtext(struct evbuffer *buf, const char *value)
 {
-    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-        if (*p >= 33 && *p <= 126 && *p != '+' && *p != '=')
-            evbuffer_add(buf, p, 1);
-        else
-            evbuffer_add_printf(buf, "+%02X", *p);
-    }
+    char *x = smtp_xtext_encode(value);
+
+    evbuffer_add(buf, x, strlen(x));
+    free(x);
 }
 
 static char *client_buffer_string(struct evbuffer *buf)
@@ -240,32 +239,15 @@ static void client_xforward_free(struct smtp_xforward *xf)
 {
     if (xf == NULL)
         return;
-    free(xf->name);
-    free(xf->addr);
-    free(xf->port);
-    free(xf->proto);
-    free(xf->helo);
-    free(xf->ident);
-    free(xf->source);
+    smtp_xforward_free(xf);
     free(xf);
-}
-
-static char *client_strdup_null(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
 }
 
 static struct smtp_xforward *client_xforward_dup(const struct smtp_xforward *src)
 {
     struct smtp_xforward *xf = xcalloc(1, sizeof(*xf));
 
-    xf->name = client_strdup_null(src->name);
-    xf->addr = client_strdup_null(src->addr);
-    xf->port = client_strdup_null(src->port);
-    xf->proto = client_strdup_null(src->proto);
-    xf->helo = client_strdup_null(src->helo);
-    xf->ident = client_strdup_null(src->ident);
-    xf->source = client_strdup_null(src->source);
+    smtp_xforward_copy(xf, src);
     return xf;
 }
 
