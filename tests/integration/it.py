@@ -453,6 +453,25 @@ def cmd_idle(a):
     sys.exit(0 if data.startswith(b"421") else 1)
 
 
+def cmd_direct(a):
+    """One message of a.size bytes straight to scand (no SIZE parameter)."""
+    c = Client(a.port)
+    c.cmd("EHLO direct.it.test")
+    r = [c.cmd("MAIL FROM:<direct@it.test>")[0], c.cmd("RCPT TO:<%s>" % a.rcpt)[0], c.cmd("DATA")[0]]
+    if r[2] != 354:
+        print("replies %s" % r)
+        sys.exit(1)
+    _, msg, _, _, _ = make_message(a.tag, 0, "plain", a.size, "direct@it.test", [a.rcpt])
+    c.s.sendall(re.sub(rb"(?m)^\.", b"..", msg) + b".\r\n")
+    code, text = read_reply(c.f)
+    r.append(code)
+    # the session must go on after the reply
+    q = c.cmd("QUIT")[0]
+    c.close()
+    print("replies %s: %s; QUIT %d" % (r, text, q))
+    sys.exit(0 if code == a.expect and q == 221 else 1)
+
+
 def cmd_hold(a):
     """Open a transaction and send DATA content slowly (a.seconds), then end it."""
     c = Client(a.port)
@@ -518,6 +537,12 @@ def main():
     p = sub.add_parser("idle")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--wait", type=int, default=30)
+    p = sub.add_parser("direct")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--rcpt", required=True)
+    p.add_argument("--size", type=int, default=0)
+    p.add_argument("--expect", type=int, default=250)
+    p.add_argument("--tag", default="direct")
     p = sub.add_parser("hold")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--rcpt", required=True)

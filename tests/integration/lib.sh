@@ -304,6 +304,33 @@ it_scand_start() {
     fi
 }
 
+# it_start_all [SCAND_CONFIG_LINES]: sink, Postfix, scand; a failure to start
+# is reported as a FAIL and ends the test.
+it_start_all() {
+    it_sink_start
+    it_postfix_start
+    if ! it_scand_start "${1:-}"; then
+        fail "scand starts and listens on 127.0.0.1:$SCAN"
+        it_done
+    fi
+}
+
+# Lines of the 10026 smtpd's log that show XFORWARD from scand was honoured.
+it_orig_client_lines() { grep -c "orig_client=$1" "$W/pf/maillog" 2>/dev/null || true; }
+
+# Deferred recipients whose reason matches an ERE (postqueue -j).
+it_deferred_matching() {
+    postqueue -c "$PFC" -j 2>/dev/null | python3 -c '
+import json, re, sys
+pat = re.compile(sys.argv[1]); n = 0
+for line in sys.stdin:
+    m = json.loads(line)
+    for r in m.get("recipients", []):
+        if pat.search(r.get("delay_reason", "")):
+            n += 1
+print(n)' "$1"
+}
+
 it_scand_workers() { pgrep -P "$SCAND_PID" | sort -n | tr '\n' ' '; }
 
 it_send() { $IT_PY send --port "$FRONT" "$@"; }
