@@ -477,7 +477,7 @@ def cmd_hold(a):
     c = Client(a.port)
     c.cmd("EHLO holder.it.test")
     r = [c.cmd("MAIL FROM:<hold@it.test>")[0], c.cmd("RCPT TO:<%s>" % a.rcpt)[0], c.cmd("DATA")[0]]
-    c.s.sendall(b"Subject: held\r\nMessage-ID: <%s@it.test>\r\nDate: Mon, 01 Jan 2024 00:00:00 +0000\r\n\r\n" % a.tag.encode())
+    c.s.sendall(b"Subject: held\r\nMessage-ID: <%s.0@it.test>\r\nDate: Mon, 01 Jan 2024 00:00:00 +0000\r\n\r\n" % a.tag.encode())
     print("in DATA", flush=True)
     end = time.time() + a.seconds
     n = 0
