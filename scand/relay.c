@@ -130,6 +130,8 @@ static void relay_ready_cb(void *ctx, struct smtp_client *client, const struct s
     if (failure == NULL)
         return;
     /* The client has already completed the queued commands with failure. */
+    if (!relay->alive)
+        return; /* relay_fail() is reporting it */
     msg_warn("relay %s: %s", relay->config->name, failure->text);
     relay->alive = 0;
     bufferevent_disable(relay->bev, EV_READ | EV_WRITE);
