@@ -12,8 +12,10 @@
  *    syntax. "<>" is the null sender; an empty recipient is bad syntax.
  *  - Parameters (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8, RFC 3461
  *    RET ENVID NOTIFY ORCPT) are validated; RET, ENVID, NOTIFY and ORCPT
- *    may appear once (Postfix: "too many ... parameters"); a repeated SIZE
- *    or BODY overrides the earlier one, as in Postfix. Anything else is
+ *    may appear once (a repeat gets the same "Bad X parameter syntax" reply
+ *    as Postfix 3.7 gives); a repeated SIZE, BODY or SMTPUTF8 overrides the
+ *    earlier one, as in Postfix. An empty ORCPT address ("rfc822;") passes,
+ *    as in Postfix. Anything else is
  *    "555 5.5.4 Unsupported option: X".
  *  - The SIZE limit is not checked here: that needs the configuration and
  *    is the server's job.
@@ -76,7 +78,7 @@ static char *take_address(const char **cpp)
                 quoted = !quoted;
             else if (!quoted && *cp == '>')
                 break;
-            else if (!quoted && *cp == '<')
+            else if (!quoted && (*cp == '<' || *cp == ' ' || *cp == '\t'))
                 return NULL;
         }
         if (*cp != '>')
@@ -159,7 +161,7 @@ static int valid_orcpt(const char *value)
     const char *semi = strchr(value, ';');
     const char *cp;
 
-    if (semi == NULL || semi == value || semi[1] == '\0')
+    if (semi == NULL || semi == value)
         return 0;
     for (cp = value; cp < semi; cp++)
         if (!isalnum((unsigned char)*cp) && *cp != '-')
@@ -189,13 +191,13 @@ static struct smtp_parse_result mail_param(const char *arg, struct smtp_params *
         params->smtputf8 = 1;
     } else if (has_prefix(arg, "RET=")) {
         if (params->ret)
-            return REPLY_ERR("501 5.5.4 Error: too many RET parameters");
+            return REPLY_ERR("501 5.5.4 Bad RET parameter syntax");
         if (strcasecmp(arg + 4, "FULL") != 0 && strcasecmp(arg + 4, "HDRS") != 0)
             return REPLY_ERR("501 5.5.4 Bad RET parameter syntax");
         params->ret = upper_dup(arg + 4);
     } else if (has_prefix(arg, "ENVID=")) {
         if (params->envid)
-            return REPLY_ERR("501 5.5.4 Error: too many ENVID parameters");
+            return REPLY_ERR("501 5.5.4 Bad ENVID parameter syntax");
         /* RFC 3461 4.4: at most 100 characters. */
         if (arg[6] == '\0' || strlen(arg + 6) > 100 || !smtp_xtext_valid(arg + 6, strlen(arg + 6)))
             return REPLY_ERR("501 5.5.4 Bad ENVID parameter syntax");
@@ -210,13 +212,13 @@ static struct smtp_parse_result rcpt_param(const char *arg, struct smtp_params *
 {
     if (has_prefix(arg, "NOTIFY=")) {
         if (params->notify)
-            return REPLY_ERR("501 5.5.4 Error: too many NOTIFY parameters");
+            return REPLY_ERR("501 5.5.4 Error: Bad NOTIFY parameter syntax");
         if (!valid_notify(arg + 7))
             return REPLY_ERR("501 5.5.4 Error: Bad NOTIFY parameter syntax");
         params->notify = upper_dup(arg + 7);
     } else if (has_prefix(arg, "ORCPT=")) {
         if (params->orcpt)
-            return REPLY_ERR("501 5.5.4 Error: too many ORCPT parameters");
+            return REPLY_ERR("501 5.5.4 Error: Bad ORCPT parameter syntax");
         /* RFC 3461 4.2: at most 500 characters. */
         if (strlen(arg + 6) > 500 || !valid_orcpt(arg + 6))
             return REPLY_ERR("501 5.5.4 Error: Bad ORCPT parameter syntax");
