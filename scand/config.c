@@ -313,34 +313,216 @@ static int config_expand_name(struct config_expand *ex, const char *name, size_t
     return status;
 }
 
-/* Inside ${...} or $(...): "name", "name?text" or "name:text". */
+/* A span of the text being expanded. */
+struct config_span {
+    const char *text;
+    size_t len;
+};
+
+static void config_skip_space(struct config_span *span)
+{
+    while (span->len > 0 && isspace((unsigned char)span->text[0])) {
+        span->text++;
+        span->len--;
+    }
+}
+
+/* Take "{...}" (nested braces allowed) off the front of span, and the white
+ * space after it (postconf(5): white space around {value} is ignored). */
+static int config_take_braced(struct config_span *span, struct config_span *inner)
+{
+    int level = 1;
+    size_t i;
+
+    if (span->len == 0 || span->text[0] != '{')
+        return -1;
+    for (i = 1; i < span->len && level > 0; i++) {
+        if (span->text[i] == '{')
+            level++;
+        else if (span->text[i] == '}')
+            level--;
+    }
+    if (level > 0)
+        return -1;
+    inner->text = span->text + 1;
+    inner->len = i - 2;
+    span->text += i;
+    span->len -= i;
+    config_skip_space(span);
+    return 0;
+}
+
+/* Expand a span into a fresh buffer (for a test, not for output). */
+static struct evbuffer *config_expand_span(struct config_expand *ex, struct config_span span,
+                                           int depth, int *status)
+{
+    struct evbuffer *buf = evbuffer_new();
+
+    if (buf == NULL)
+        msg_fatal("out of memory allocating a buffer");
+    *status = config_expand_text(ex, span.text, span.len, buf, depth + 1);
+    return buf;
+}
+
+/* The comparison of postconf(5): numerical when both sides are all digits. */
+static int config_compare(struct evbuffer *left, struct evbuffer *right)
+{
+    size_t llen = evbuffer_get_length(left);
+    size_t rlen = evbuffer_get_length(right);
+    char *a = xstrndup(llen ? (const char *)evbuffer_pullup(left, -1) : "", llen);
+    char *b = xstrndup(rlen ? (const char *)evbuffer_pullup(right, -1) : "", rlen);
+    int digits =
+        llen > 0 && rlen > 0 && strspn(a, "0123456789") == llen && strspn(b, "0123456789") == rlen;
+    int cmp;
+
+    if (digits) {
+        /* Compare as numbers of any length: drop leading zeros, then the
+         * longer one is larger. */
+        const char *x = a + strspn(a, "0");
+        const char *y = b + strspn(b, "0");
+        size_t xl = strlen(x), yl = strlen(y);
+        cmp = xl != yl ? (xl < yl ? -1 : 1) : strcmp(x, y);
+    } else {
+        cmp = strcmp(a, b);
+    }
+    free(a);
+    free(b);
+    return cmp;
+}
+
+/* "{value3} OP {value4}" at the front of span: *truth gets the result. */
+static int config_relation(struct config_expand *ex, struct config_span *span, int depth,
+                           int *truth, struct config_span whole)
+{
+    static const struct {
+        const char *op;
+        int lt, eq, gt;
+    } ops[] = {{"==", 0, 1, 0}, {"!=", 1, 0, 1}, {"<=", 1, 1, 0},
+               {">=", 0, 1, 1}, {"<", 1, 0, 0},  {">", 0, 0, 1}};
+    struct config_span left, right;
+    size_t i;
+    int status;
+
+    if (config_take_braced(span, &left) < 0)
+        return config_expand_fail(ex, "bad relational expression", whole.text, whole.len);
+    for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        if (span->len >= strlen(ops[i].op) &&
+            strncmp(span->text, ops[i].op, strlen(ops[i].op)) == 0)
+            break;
+    if (i == sizeof(ops) / sizeof(ops[0]))
+        return config_expand_fail(ex, "unknown relational operator", whole.text, whole.len);
+    span->text += strlen(ops[i].op);
+    span->len -= strlen(ops[i].op);
+    config_skip_space(span);
+    if (config_take_braced(span, &right) < 0)
+        return config_expand_fail(ex, "bad relational expression", whole.text, whole.len);
+
+    struct evbuffer *lbuf = config_expand_span(ex, left, depth, &status);
+    struct evbuffer *rbuf = NULL;
+    if (status == 0)
+        rbuf = config_expand_span(ex, right, depth, &status);
+    if (status == 0) {
+        int cmp = config_compare(lbuf, rbuf);
+        *truth = cmp < 0 ? ops[i].lt : cmp == 0 ? ops[i].eq : ops[i].gt;
+    }
+    evbuffer_free(lbuf);
+    if (rbuf != NULL)
+        evbuffer_free(rbuf);
+    return status;
+}
+
+/* After the test: "?value", "?{value}", "?{value1}:{value2}",
+ * "?{value1}:value2", ":value" or ":{value}". */
+static int config_expand_choice(struct config_expand *ex, struct config_span span, int truth,
+                                struct evbuffer *out, int depth, struct config_span whole)
+{
+    char op = span.text[0];
+    struct config_span first, second = {"", 0};
+    int has_second = 0;
+
+    struct config_span peek;
+
+    span.text++;
+    span.len--;
+    peek = span;
+    config_skip_space(&peek);
+    if (peek.len > 0 && peek.text[0] == '{') {
+        span = peek;
+        if (config_take_braced(&span, &first) < 0)
+            return config_expand_fail(ex, "truncated macro reference", whole.text, whole.len);
+        if (op == '?' && span.len > 0 && span.text[0] == ':') {
+            span.text++;
+            span.len--;
+            config_skip_space(&span);
+            second = span;
+            has_second = 1;
+            if (span.len > 0 && span.text[0] == '{' &&
+                (config_take_braced(&span, &second) < 0 || span.len > 0))
+                return config_expand_fail(ex, "bad macro reference", whole.text, whole.len);
+        } else if (span.len > 0) {
+            return config_expand_fail(ex, "bad macro reference", whole.text, whole.len);
+        }
+    } else {
+        /* The legacy form (Postfix 2.2): the rest, as it is. */
+        first = span;
+    }
+    if (op == ':')
+        truth = !truth;
+    if (truth)
+        return config_expand_text(ex, first.text, first.len, out, depth + 1);
+    if (has_second)
+        return config_expand_text(ex, second.text, second.len, out, depth + 1);
+    return 0;
+}
+
+/* Inside ${...} or $(...): a name, or a name or a relational expression
+ * followed by a choice (postconf(5)). */
 static int config_expand_braced(struct config_expand *ex, const char *text, size_t len,
                                 struct evbuffer *out, int depth)
 {
-    size_t namelen = 0;
+    struct config_span whole = {text, len};
+    struct config_span span = whole;
+    int truth = 0;
+    int status;
 
-    while (namelen < len && (isalnum((unsigned char)text[namelen]) || text[namelen] == '_'))
+    config_skip_space(&span);
+    if (span.len > 0 && span.text[0] == '{') {
+        if (config_relation(ex, &span, depth, &truth, whole) < 0)
+            return -1;
+        /* Postfix: a bare relational expression is "true" or empty. */
+        if (span.len == 0) {
+            if (truth)
+                evbuffer_add(out, "true", 4);
+            return 0;
+        }
+        if (span.text[0] != '?' && span.text[0] != ':')
+            return config_expand_fail(ex, "bad relational expression", text, len);
+        return config_expand_choice(ex, span, truth, out, depth, whole);
+    }
+    /* Postfix allows white space around the name inside ${...}. */
+    const char *name = span.text;
+    size_t namelen = 0;
+    while (namelen < span.len && (isalnum((unsigned char)name[namelen]) || name[namelen] == '_'))
         namelen++;
     if (namelen == 0)
         return config_expand_fail(ex, "empty macro name", text, len);
-    if (namelen == len)
-        return config_expand_name(ex, text, namelen, out, depth);
-    if (text[namelen] != '?' && text[namelen] != ':')
+    span.text += namelen;
+    span.len -= namelen;
+    config_skip_space(&span);
+    if (span.len == 0)
+        return config_expand_name(ex, name, namelen, out, depth);
+    if (span.text[0] != '?' && span.text[0] != ':')
         return config_expand_fail(ex, "bad macro reference", text, len);
 
     struct evbuffer *value = evbuffer_new();
     if (value == NULL)
         msg_fatal("out of memory allocating a buffer");
-    int status = config_expand_name(ex, text, namelen, value, depth);
-    if (status == 0) {
-        int nonempty = evbuffer_get_length(value) > 0;
-        /* postconf(5): ${name?value} when $name is non-empty, ${name:value}
-         * when it is empty; the chosen text is itself expanded. */
-        if (nonempty == (text[namelen] == '?'))
-            status = config_expand_text(ex, text + namelen + 1, len - namelen - 1, out, depth + 1);
-    }
+    status = config_expand_name(ex, name, namelen, value, depth);
+    truth = evbuffer_get_length(value) > 0;
     evbuffer_free(value);
-    return status;
+    if (status < 0)
+        return -1;
+    return config_expand_choice(ex, span, truth, out, depth, whole);
 }
 
 /* One reference after a bare '$' at text; *used gets its length. */

@@ -151,6 +151,74 @@ static void test_expand_conditionals(void **state)
     config_free(c);
 }
 
+/* Postfix >= 3.0 forms. Every expectation here is what Postfix 3.7's
+ * "postconf -xh" printed for the same value (the oracle). */
+static void test_expand_postfix3_forms(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value;
+        const char *want;
+    } cases[] = {
+        {"[${set?{on}}]", "[on]"},
+        {"[${empty?{on}}]", "[]"},
+        {"[${set:{off}}]", "[]"},
+        {"[${empty:{off}}]", "[off]"},
+        {"[${set?{one}:{two}}]", "[one]"},
+        {"[${empty?{one}:{two}}]", "[two]"},
+        {"[${empty?{one}:two}]", "[two]"},
+        {"[${set?  {one}  :  {two}  }]", "[one]"},
+        {"[${set?a b }]", "[a b ]"},
+        {"[${set? a b }]", "[ a b ]"},
+        {"[${ set}]", "[yes]"},
+        {"[${set ?x}]", "[x]"},
+        {"[${{$n5} == {5}?{eq}:{ne}}]", "[eq]"},
+        {"[${{$n5} < {10}?{lt}:{ge}}]", "[lt]"},
+        {"[${{abc} < {abd}?{lt}:{ge}}]", "[lt]"},
+        {"[${{05} == {5}?{eq}:{ne}}]", "[eq]"},
+        {"[${{x} != {y}?{ne}}]", "[ne]"},
+        {"[${{9} >= {10}:{no}}]", "[no]"},
+        {"[${{a}=={a}}]", "[true]"},
+        {"[${{a}=={b}}]", "[]"},
+        {"[${{a}=={b}?x}x]", "[x]"},
+        {"[${{1}<{2} ? {y} : {n}}]", "[y]"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *text;
+        if (asprintf(&text, "set = yes\nempty =\nn5 = 5\nv = %s\n", cases[i].value) < 0)
+            fail();
+        struct config *c = load(text);
+        const char *got = config_get(c, "v");
+        if (got == NULL || strcmp(got, cases[i].want) != 0)
+            fail_msg("%s: got \"%s\", want \"%s\"", cases[i].value, got ? got : "(error)",
+                     cases[i].want);
+        config_free(c);
+        free(text);
+    }
+}
+
+static void test_expand_postfix3_errors(void **state)
+{
+    (void)state;
+    /* Postfix: '":" expected' and 'unexpected input', a fatal error. */
+    static const char *const cases[] = {
+        "${set?{one}x}", "${{1}<{2}?{y}:{n}x}", "${{1} ~ {2}?x}", "${{1}<?x}", "${{1}<{2}x}",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *text;
+        const char *value;
+        char err[512];
+        if (asprintf(&text, "set = yes\nv = %s\n", cases[i]) < 0)
+            fail();
+        struct config *c = load(text);
+        if (config_lookup(c, "v", &value, err, sizeof(err)) != -1)
+            fail_msg("%s: expanded to \"%s\", want an error", cases[i], value);
+        assert_non_null(strstr(err, "t.conf, line 2: parameter v: "));
+        config_free(c);
+        free(text);
+    }
+}
+
 static void test_expand_recursion_limit(void **state)
 {
     (void)state;
@@ -333,6 +401,8 @@ int main(void)
         cmocka_unit_test(test_expand_forms),
         cmocka_unit_test(test_expand_undefined_is_empty),
         cmocka_unit_test(test_expand_conditionals),
+        cmocka_unit_test(test_expand_postfix3_forms),
+        cmocka_unit_test(test_expand_postfix3_errors),
         cmocka_unit_test(test_expand_recursion_limit),
         cmocka_unit_test(test_expand_deep_but_finite),
         cmocka_unit_test(test_expand_size_bounded),
