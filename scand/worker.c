@@ -166,6 +166,8 @@ int worker_main(const struct scand_params *params, int listen_fd)
     struct worker worker;
     struct worker_conn *conn;
 
+    /* Reload is the master's job; a group-wide SIGHUP must not kill us. */
+    signal(SIGHUP, SIG_IGN);
     memset(&worker, 0, sizeof(worker));
     TAILQ_INIT(&worker.conns);
     /* The base is made after fork (event_reinit would be needed otherwise). */
