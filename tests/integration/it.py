@@ -358,29 +358,76 @@ def cmd_header(a):
 # ---------------------------------------------------------------- proxy
 
 def cmd_proxy(a):
+    """TCP forwarder. With --hold-dot S, the end of DATA ("\\r\\n.\\r\\n") from
+    the client is held back for S seconds before it is forwarded; if the client
+    goes away meanwhile, the server connection is closed without it, so the
+    server never accepts that message."""
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", a.port))
     ls.listen(64)
-    print("proxy 127.0.0.1:%d -> 127.0.0.1:%d, client->server %d bytes/s"
-          % (a.port, a.to, a.rate), flush=True)
+    print("proxy 127.0.0.1:%d -> 127.0.0.1:%d, rate %d bytes/s, hold-dot %gs"
+          % (a.port, a.to, a.rate, a.hold_dot), flush=True)
+    term = b"\r\n.\r\n"
 
-    def pump(src, dst, rate):
-        try:
-            while True:
-                data = src.recv(4096 if rate else 65536)
-                if not data:
-                    break
-                dst.sendall(data)
-                if rate:
-                    time.sleep(len(data) / rate)
-        except OSError:
-            pass
-        for s in (src, dst):
+    def close_both(x, y):
+        for s in (x, y):
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def upstream(src, dst):
+        sent_tail = b""  # last bytes forwarded: is the next byte at a line start?
+        pending = b""    # a "." or ".\r" at a line start: maybe the end of DATA
+        try:
+            while True:
+                data = src.recv(4096 if a.rate else 65536)
+                if not data:
+                    break
+                buf, pending = pending + data, b""
+                if a.hold_dot:
+                    ctx = sent_tail + buf
+                    off = len(sent_tail)
+                    i = ctx.find(term)
+                    if i >= 0 and i + 2 >= off:
+                        dst.sendall(ctx[off:i + 2])
+                        held = ctx[i + 2:]
+                        print("holding end of DATA for %gs" % a.hold_dot, flush=True)
+                        r, _, _ = select.select([src], [], [], a.hold_dot)
+                        if r:
+                            more = src.recv(65536)
+                            if not more:
+                                print("client gone: end of DATA dropped", flush=True)
+                                break
+                            held += more
+                        dst.sendall(held)
+                        print("end of DATA forwarded", flush=True)
+                        sent_tail = (ctx[:i + 2] + held)[-2:]
+                        continue
+                    keep = 1 if ctx.endswith(b"\r\n.") else 2 if ctx.endswith(b"\r\n.\r") else 0
+                    keep = min(keep, len(buf))
+                    out, pending = buf[:len(buf) - keep], buf[len(buf) - keep:]
+                    dst.sendall(out)
+                    sent_tail = (sent_tail + out)[-2:]
+                else:
+                    dst.sendall(buf)
+                if a.rate:
+                    time.sleep(len(data) / a.rate)
+        except OSError:
+            pass
+        close_both(src, dst)
+
+    def downstream(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        close_both(src, dst)
 
     while True:
         c, _ = ls.accept()
@@ -390,8 +437,8 @@ def cmd_proxy(a):
         except OSError:
             c.close()
             continue
-        threading.Thread(target=pump, args=(c, u, a.rate), daemon=True).start()
-        threading.Thread(target=pump, args=(u, c, 0), daemon=True).start()
+        threading.Thread(target=upstream, args=(c, u), daemon=True).start()
+        threading.Thread(target=downstream, args=(u, c), daemon=True).start()
 
 
 # ---------------------------------------------------------------- direct
@@ -530,6 +577,7 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--to", type=int, required=True)
     p.add_argument("--rate", type=int, default=0)
+    p.add_argument("--hold-dot", type=float, default=0)
     p = sub.add_parser("smuggle")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--rcpt", required=True)

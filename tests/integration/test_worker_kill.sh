@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # A worker killed with SIGKILL in the middle of DATA: scand relays through a
-# throttled proxy (it.py proxy, 40 kB/s towards the 10026 smtpd), so a 300 kB
-# message keeps a worker busy for seconds; the worker holding the relay
-# connection is SIGKILLed. The 10026 smtpd never saw the final ".", Postfix
-# got no 250 and retries: the message is delivered exactly once, and the
-# master has replaced the worker.
+# proxy (it.py proxy --hold-dot) that holds back the relay-side end of DATA
+# for a few seconds, so the worker is caught with the message sent to the
+# 10026 smtpd but for its final "." and Postfix still waiting for scand's
+# end-of-DATA reply. That worker is SIGKILLed: the 10026 smtpd never gets the
+# ".", Postfix gets no 250 and retries; the message is delivered exactly once,
+# and the master has replaced the worker.
 set -u
 . "$(dirname "$0")/lib.sh"
 it_init worker-kill "${1:-build}"
 PROXY=$SPARE
 it_sink_start
 it_postfix_start
-it_bg "$W/proxy.log" $IT_PY proxy --port "$PROXY" --to "$RELAY" --rate 40000
+it_bg "$W/proxy.log" $IT_PY proxy --port "$PROXY" --to "$RELAY" --hold-dot 5
 it_wait_port "$PROXY" 10 || { fail "proxy starts"; it_done; }
 RELAY_SAVED=$RELAY
 RELAY=$PROXY
@@ -22,6 +23,11 @@ before=$(it_scand_workers)
 log "scand master $SCAND_PID, workers: $before"
 
 it_send --tag kill --size 300000 --to r@sink.test >/dev/null
+for ((i = 0; i < 150; i++)); do
+    grep -q "holding end of DATA" "$W/proxy.log" && break
+    sleep 0.2
+done
+check "the relay side reached the end of DATA (held by the proxy)" grep -q "holding end of DATA" "$W/proxy.log"
 victim=
 for ((i = 0; i < 100; i++)); do
     victim=$(ss -Htnp state established "( dport = :$PROXY )" 2>/dev/null |
@@ -34,7 +40,6 @@ if [ -z "$victim" ]; then
     fail "a scand worker connected to the relay"
     it_done
 fi
-sleep 1
 if grep -q "^$victim\$" <(pgrep -P "$SCAND_PID"); then
     ok "relay connection held by worker $victim (a child of the master)"
 else
@@ -44,6 +49,8 @@ check "worker still busy with the message (no 250 yet)" test "$(it_unique kill)"
 kill -KILL "$victim"
 log "SIGKILLed worker $victim"
 
+for ((i = 0; i < 50; i++)); do grep -q "client gone" "$W/proxy.log" && break; sleep 0.1; done
+check "the killed attempt's end of DATA never reached the 10026 smtpd" grep -q "client gone" "$W/proxy.log"
 check "queue drained within 90s" it_wait_queue_empty 90
 expect_eq "unique delivered" "$(it_unique kill)" 1
 expect_eq "duplicates" "$(it_dups kill)" 0
