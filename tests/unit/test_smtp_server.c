@@ -625,6 +625,7 @@ static void test_command_line_bounded(void **state)
     struct evbuffer *out = evbuffer_new();
     struct evbuffer *in = evbuffer_new();
     char chunk[1000];
+    char *s;
 
     (void)state;
     cfg.command_line_limit = 100;
@@ -642,8 +643,9 @@ static void test_command_line_bounded(void **state)
     smtp_server_free(o.server);
     evbuffer_free(in);
     evbuffer_free(o.log);
-    assert_string_equal(take_string(out),
-                        "500 5.5.2 Error: command line too long\r\n250 2.0.0 Ok\r\n");
+    s = take_string(out);
+    assert_string_equal(s, "500 5.5.2 Error: command line too long\r\n250 2.0.0 Ok\r\n");
+    free(s);
     evbuffer_free(out);
 }
 
