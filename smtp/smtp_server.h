@@ -15,6 +15,29 @@
  *
  * Under LMTP, the end of data needs one reply per accepted recipient, in
  * recipient order: the owner calls smtp_server_reply() that many times.
+ *
+ * Added precisions (engineer A, from the implementation):
+ *  - MAIL answered by the owner with a non-2yz reply leaves no transaction
+ *    open: sender and parameters are dropped, the reset event is sent, and
+ *    the next RCPT gets "503 5.5.1 Error: need MAIL command". XFORWARD
+ *    attributes given before that MAIL stay for the next MAIL.
+ *  - XFORWARD is accepted before HELO/EHLO, as Postfix does; its
+ *    attributes are cleared whenever the reset event is sent for an ended
+ *    transaction (RSET, HELO/EHLO/LHLO, end-of-data reply(ies), QUIT,
+ *    timeout), not after a refused MAIL.
+ *  - reset is sent on every RSET and HELO/EHLO/LHLO (even with nothing to
+ *    drop), after the end-of-data reply(ies), after a limit reply at the
+ *    end of data, on QUIT and timeout, and from smtp_server_free() when a
+ *    transaction (or a wait for the owner) was still open.
+ *  - When the message breaks message_size_limit or data_line_limit the
+ *    session answers the end of data itself (552 5.3.4, once per accepted
+ *    recipient under LMTP), calls refused("END-OF-MESSAGE", reply) and
+ *    never calls message.
+ *  - A reply given while no reply is owed is logged and dropped.
+ *  - smtp_server_input() never holds more than command_line_limit (+CRLF)
+ *    octets of an unfinished command line in the caller's buffer; while
+ *    the owner owes a reply it consumes nothing, so the owner bounds its
+ *    input buffer (stop reading) meanwhile.
  */
 #ifndef SCAND_SMTP_SERVER_H
 #define SCAND_SMTP_SERVER_H
@@ -38,7 +61,7 @@ struct smtp_server_config {
     const char *myhostname;    /* greeting and EHLO name; kept, not copied */
     size_t message_size_limit; /* 0: none; advertised in EHLO SIZE */
     size_t recipient_limit;    /* smtpd_recipient_limit; 0: none */
-    size_t command_line_limit; /* longest command line accepted */
+    size_t command_line_limit; /* longest command line accepted (CRLF excluded); 0: 2048 */
     size_t data_line_limit;    /* longest DATA line accepted; 0: none */
 };
 
