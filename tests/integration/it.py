@@ -355,6 +355,13 @@ def cmd_header(a):
     sys.exit(1)
 
 
+def cmd_find(a):
+    """Print the delivered files whose own Message-ID is a.msgid."""
+    for p, content, env in delivered(a.dir):
+        if message_id(content) == a.msgid:
+            print(p)
+
+
 # ---------------------------------------------------------------- proxy
 
 def cmd_proxy(a):
@@ -573,6 +580,9 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--msgid", required=True)
     p.add_argument("--name", required=True)
+    p = sub.add_parser("find")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--msgid", required=True)
     p = sub.add_parser("proxy")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--to", type=int, required=True)
