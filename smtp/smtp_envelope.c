@@ -11,7 +11,8 @@
  *    route ("<@a,@b:user@c>") is dropped. Control characters make it bad
  *    syntax. "<>" is the null sender; an empty recipient is bad syntax.
  *  - Parameters (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8, RFC 3461
- *    RET ENVID NOTIFY ORCPT) are validated; RET, ENVID, NOTIFY and ORCPT
+ *    RET ENVID NOTIFY ORCPT) are validated (RFC 4954 AUTH= at MAIL is
+ *    accepted and dropped, as Postfix without SASL does); RET, ENVID, NOTIFY and ORCPT
  *    may appear once (a repeat gets the same "Bad X parameter syntax" reply
  *    as Postfix 3.7 gives); a repeated SIZE, BODY or SMTPUTF8 overrides the
  *    earlier one, as in Postfix. An empty ORCPT address ("rfc822;") passes,
@@ -202,6 +203,9 @@ static struct smtp_parse_result mail_param(const char *arg, struct smtp_params *
         if (arg[6] == '\0' || strlen(arg + 6) > 100 || !smtp_xtext_valid(arg + 6, strlen(arg + 6)))
             return REPLY_ERR("501 5.5.4 Bad ENVID parameter syntax");
         params->envid = xstrdup(arg + 6);
+    } else if (has_prefix(arg, "AUTH=")) {
+        /* RFC 4954 5: Postfix without SASL accepts and ignores it; we never
+         * advertise AUTH, so only an odd client sends it. Not passed on. */
     } else {
         return REPLY_ERR(NULL);
     }

@@ -420,13 +420,31 @@ static int valid_hostname(const char *name)
     return !all_digits;
 }
 
+/* Dotted quad, each part 0..255; leading zeros pass as in Postfix's
+ * valid_ipv4_hostaddr() (inet_pton would refuse them). */
+static int valid_ipv4(const char *addr)
+{
+    const char *cp = addr;
+
+    for (int part = 0; part < 4; part++) {
+        size_t digits = strspn(cp, "0123456789");
+
+        if (digits == 0 || digits > 3 || atoi(cp) > 255)
+            return 0;
+        cp += digits;
+        if (part < 3 && *cp++ != '.')
+            return 0;
+    }
+    return *cp == '\0';
+}
+
 static int valid_addr(const char *addr)
 {
     unsigned char buf[16];
 
     if (strncasecmp(addr, "IPv6:", 5) == 0)
         return inet_pton(AF_INET6, addr + 5, buf) == 1;
-    return inet_pton(AF_INET, addr, buf) == 1 || inet_pton(AF_INET6, addr, buf) == 1;
+    return valid_ipv4(addr) || inet_pton(AF_INET6, addr, buf) == 1;
 }
 
 static void neuter(char *value)
