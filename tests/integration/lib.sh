@@ -318,17 +318,22 @@ it_start_all() {
 # Lines of the 10026 smtpd's log that show XFORWARD from scand was honoured.
 it_orig_client_lines() { grep -c "orig_client=$1" "$W/pf/maillog" 2>/dev/null || true; }
 
-# Deferred recipients whose reason matches an ERE (postqueue -j).
+# Deferred recipients whose reason matches an ERE (postqueue -j); with a
+# second argument "other", those with a reason that does not match. One
+# snapshot of the queue either way.
 it_deferred_matching() {
     postqueue -c "$PFC" -j 2>/dev/null | python3 -c '
 import json, re, sys
-pat = re.compile(sys.argv[1]); n = 0
+pat = re.compile(sys.argv[1]); other = len(sys.argv) > 2; n = 0
 for line in sys.stdin:
     m = json.loads(line)
     for r in m.get("recipients", []):
-        if pat.search(r.get("delay_reason", "")):
+        reason = r.get("delay_reason", "")
+        if not reason:
+            continue
+        if bool(pat.search(reason)) != other:
             n += 1
-print(n)' "$1"
+print(n)' "$@"
 }
 
 it_scand_workers() { pgrep -P "$SCAND_PID" | sort -n | tr '\n' ' '; }

@@ -22,12 +22,15 @@ for ((i = 0; i < 60; i++)); do
 done
 expect_eq "deferred with scand's 4yz" "$n" $N
 log "reason: $(postqueue -c "$PFC" -p | grep -m1 -E 'said|refused' | sed 's/^ *//')"
-expect_eq "messages in Postfix's queue" "$(it_queue_count)" $N
+# (a message moving between the active and deferred queues can be missing
+# from one postqueue snapshot: look a few times)
+for ((i = 0; i < 10; i++)); do q=$(it_queue_count); [ "$q" = $N ] && break; sleep 0.3; done
+expect_eq "messages in Postfix's queue" "$q" $N
 expect_eq "delivered while the relay was down" "$(it_unique down)" 0
 # Postfix itself could not reach scand, or lost it: "connect to ...", "lost
 # connection with ...", "conversation with ... timed out" - none of that.
 expect_eq "deferred for another reason than scand's 4yz" \
-    "$(( $(it_deferred_matching '.') - $(it_deferred_matching "$pat") ))" 0
+    "$(it_deferred_matching "$pat" other)" 0
 
 check "10026 smtpd started again" it_relay_up
 postqueue -c "$PFC" -f
