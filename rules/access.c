@@ -1,0 +1,2 @@
+/* access.c - see access.h */
+#include "rules/access.h"
