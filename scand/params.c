@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/rules.h"
 #include "scand/listen.h"
 #include "scand/params.h"
 #include "util/msg.h"
@@ -224,13 +225,68 @@ static int params_set_one(struct config *config, const struct param_spec *spec,
     return 0;
 }
 
+static int params_rules_known(const char *name)
+{
+    for (const struct rules_param *rp = rules_params; rp->name != NULL; rp++)
+        if (strcmp(rp->name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* A restriction class is defined as a parameter of its own name. */
+static int params_is_class(struct config *config, const char *name)
+{
+    const char *classes = config_get(config, "smtpd_restriction_classes");
+    size_t len = strlen(name);
+
+    while (classes != NULL && *classes) {
+        size_t span;
+        classes += strspn(classes, ", \t\r\n");
+        span = strcspn(classes, ", \t\r\n");
+        if (span == len && strncmp(classes, name, len) == 0)
+            return 1;
+        classes += span;
+    }
+    return 0;
+}
+
 static void params_warn_unknown(void *ctx, const char *name, const char *raw_value, int line)
 {
     struct config *config = ctx;
 
     (void)raw_value;
-    if (param_spec_find(name) == NULL)
+    if (param_spec_find(name) == NULL && !params_rules_known(name) &&
+        !params_is_class(config, name))
         msg_warn("%s, line %d: unknown parameter %s", config_file(config), line, name);
+}
+
+static const char *params_source_get(void *ctx, const char *name)
+{
+    return config_get(ctx, name);
+}
+
+static void params_source_where(void *ctx, const char *name, char *buf, size_t len)
+{
+    struct config *config = ctx;
+    int line = config_line(config, name);
+
+    if (line > 0)
+        snprintf(buf, len, "%s, line %d", config_file(config), line);
+    else
+        snprintf(buf, len, "%s", config_file(config));
+}
+
+/* Compile the restrictions the file names: errors carry file:line. */
+static int params_load_rules(struct scand_params *params, char *err, size_t errlen)
+{
+    struct rules_source source = {
+        .get = params_source_get,
+        .where = params_source_where,
+        .ctx = params->config,
+    };
+
+    params->rules = rules_load(&source, err, errlen);
+    return params->rules != NULL ? 0 : -1;
 }
 
 void params_free(struct scand_params *params)
@@ -243,6 +299,8 @@ void params_free(struct scand_params *params)
             *field = NULL;
         }
     }
+    if (params->rules != NULL)
+        rules_free(params->rules);
     config_free(params->config);
     free(params->config_path);
     memset(params, 0, sizeof(*params));
@@ -267,11 +325,18 @@ int params_load(const char *path, struct scand_params *params, char *err, size_t
     for (size_t i = 0; i < PARAM_COUNT; i++)
         if (config_line(config, param_table[i].name) == 0)
             config_set(config, param_table[i].name, param_table[i].def);
+    for (const struct rules_param *rp = rules_params; rp->name != NULL; rp++)
+        if (config_line(config, rp->name) == 0 && rp->default_value != NULL)
+            config_set(config, rp->name, rp->default_value);
     for (size_t i = 0; i < PARAM_COUNT; i++) {
         if (params_set_one(config, &param_table[i], &fresh, err, errlen) < 0) {
             params_free(&fresh);
             return -1;
         }
+    }
+    if (params_load_rules(&fresh, err, errlen) < 0) {
+        params_free(&fresh);
+        return -1;
     }
     *params = fresh;
     return 0;

@@ -14,19 +14,22 @@
 
 #include "scand/config.h"
 
+struct rules;
+
 struct scand_params {
     struct config *config; /* the file as parsed; rules read their own names from it */
     char *config_path;     /* NULL: built-in defaults only */
+    struct rules *rules;   /* restrictions compiled from the file (rules/rules.h) */
 
     /* scand's own */
-    char *listen;        /* listen = 127.0.0.1:10025 ("host:port", "[v6]:port") */
-    char *relay;         /* relay = 127.0.0.1:10026 */
-    int process_limit;   /* process_limit = 10 */
-    int max_use;         /* max_use = 100 */
-    char *user;          /* user = (empty: keep the starting user) */
-    int drain_timeout;   /* drain_timeout = 60s: SIGTERM/SIGHUP deadline for in-flight sessions */
-    int worker_session_limit; /* worker_session_limit = 100: sessions one worker multiplexes */
-    size_t data_line_limit;   /* data_line_limit = 1048576: longest DATA line, else 552 */
+    char *listen;      /* listen = 127.0.0.1:10025 ("host:port", "[v6]:port") */
+    char *relay;       /* relay = 127.0.0.1:10026 */
+    int process_limit; /* process_limit = 10 */
+    int max_use;       /* max_use = 100 */
+    char *user;        /* user = (empty: keep the starting user) */
+    int drain_timeout; /* drain_timeout = 60s: SIGTERM/SIGHUP deadline for in-flight sessions */
+    int worker_session_limit;  /* worker_session_limit = 100: sessions one worker multiplexes */
+    size_t data_line_limit;    /* data_line_limit = 1048576: longest DATA line, else 552 */
     size_t command_line_limit; /* command_line_limit = 2048 ... longest command line */
 
     /* Postfix's */
