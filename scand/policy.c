@@ -118,7 +118,8 @@ char *policy_check(struct rules *rules, enum rules_stage stage, const struct rul
     verdict.reply = NULL;
     if (reply != NULL) {
         *disconnect = verdict.disconnect;
-        policy_log(tx->queue_id, reply[0] == '4' ? "reject" : "reject", stage_name, query, reply);
+        /* Postfix logs 4yz and 5yz alike as "reject". */
+        policy_log(tx->queue_id, "reject", stage_name, query, reply);
     } else {
         policy_merge(tx, &verdict);
     }
