@@ -51,6 +51,7 @@ struct param_spec {
 static const struct param_spec param_table[] = {
     P(listen, PARAM_ADDR, "127.0.0.1:10025", 0),
     P(relay, PARAM_ADDR, "127.0.0.1:10026", 0),
+    P(hold_relay, PARAM_ADDR, "127.0.0.1:10027", 0),
     P(process_limit, PARAM_INT, "10", 1),
     P(max_use, PARAM_INT, "100", 1),
     P(user, PARAM_STR, "", 0),

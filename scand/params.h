@@ -24,6 +24,7 @@ struct scand_params {
     /* scand's own */
     char *listen;      /* listen = 127.0.0.1:10025 ("host:port", "[v6]:port") */
     char *relay;       /* relay = 127.0.0.1:10026 */
+    char *hold_relay;  /* hold_relay = 127.0.0.1:10027: a Postfix smtpd that holds all it gets */
     int process_limit; /* process_limit = 10 */
     int max_use;       /* max_use = 100 */
     char *user;        /* user = (empty: keep the starting user) */

@@ -22,6 +22,8 @@
 
 struct relay {
     struct event_base *base;
+    struct relay_config config_copy; /* the caller's may go before we do */
+    char *name;
     const struct relay_config *config;
     struct bufferevent *bev;
     struct smtp_client *client;
@@ -153,7 +155,11 @@ struct relay *relay_open(struct event_base *base, const struct relay_config *con
     };
 
     relay->base = base;
-    relay->config = config;
+    relay->config_copy = *config;
+    relay->name = xstrdup(config->name);
+    relay->config_copy.name = relay->name;
+    relay->config = &relay->config_copy;
+    config = relay->config;
     relay->alive = 1;
     relay->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (relay->bev == NULL)
@@ -203,6 +209,7 @@ static void relay_reap_cb(evutil_socket_t fd, short what, void *arg)
     event_free(relay->reaper);
     bufferevent_free(relay->bev);
     smtp_client_free(relay->client);
+    free(relay->name);
     free(relay);
 }
 

@@ -31,7 +31,7 @@ struct relay_config {
 
 struct relay;
 
-/* Start connecting; commands may be queued at once. */
+/* Start connecting; commands may be queued at once. config is copied. */
 struct relay *relay_open(struct event_base *base, const struct relay_config *config);
 struct smtp_client *relay_client(struct relay *relay);
 /* False once the connection failed or was closed. */

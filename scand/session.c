@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include <event2/buffer.h>
@@ -31,6 +32,8 @@
 #include "util/msg.h"
 #include "util/xalloc.h"
 #include "smtp/smtp_reply.h"
+#include "scand/divert.h"
+#include "scand/policy.h"
 #include "scand/session.h"
 #include "scand/trace.h"
 
@@ -52,6 +55,10 @@ struct session {
 
     struct timeval tx_start;
     size_t message_size;
+    struct policy_tx policy; /* restriction decisions of this transaction */
+    int policy_active;
+    struct divert *divert; /* a HOLD/FILTER/REDIRECT delivery in flight */
+    int close_after_reply; /* a 421/521 rule reply: Postfix disconnects */
 };
 
 static void session_schedule_resume(struct session *session)
@@ -86,6 +93,10 @@ static void session_release_relay(struct session *session)
 static void session_free(struct session *session)
 {
     session->freeing = 1;
+    if (session->divert != NULL)
+        divert_cancel(session->divert);
+    if (session->policy_active)
+        policy_tx_free(&session->policy);
     session_release_relay(session);
     smtp_server_free(session->server);
     bufferevent_free(session->bev);
@@ -186,18 +197,37 @@ static const char *session_proto_name(const struct session *session)
     }
 }
 
-/* "NOQUEUE: reject: RCPT from name[addr]: REPLY; from=<s> to=<r> proto=P helo=<h>" */
-static void session_log_reject(struct session *session, const char *stage, const char *rcpt,
-                               const struct smtp_reply *reply)
+/* The original client as the rules see it: XFORWARD's, never our peer's. */
+static void session_query(struct session *session, struct rules_query *query, const char *recipient)
 {
     const struct smtp_transaction *tx = smtp_server_transaction(session->server);
+    const char *addr = tx->xforward.addr;
+    const char *helo = tx->xforward.helo;
+
+    memset(query, 0, sizeof(*query));
+    if (addr != NULL && strncasecmp(addr, "IPV6:", 5) == 0)
+        addr += 5;
+    query->client_name =
+        smtp_xforward_unavailable(tx->xforward.name) ? "unknown" : tx->xforward.name;
+    query->client_addr = smtp_xforward_unavailable(addr) ? "unknown" : addr;
+    query->helo = smtp_xforward_unavailable(helo) ? NULL : helo;
+    query->protocol = smtp_xforward_unavailable(tx->xforward.proto) ? session_proto_name(session)
+                                                                    : tx->xforward.proto;
+    query->sender = tx->has_mail ? tx->sender : NULL;
+    query->recipient = recipient;
+    query->rcpt_count = tx->rcpt_count;
+    query->message_size = session->message_size;
+}
+
+/* A relay refusal, logged in the same shape as a rule's. */
+static void session_log_refusal(struct session *session, const char *stage, const char *rcpt,
+                                const struct smtp_reply *reply)
+{
+    struct rules_query query;
     char *oneline = smtp_reply_oneline(reply);
 
-    msg_info("NOQUEUE: %s: %s from %s[%s]: %s; from=<%s>%s%s%s proto=%s helo=<%s>",
-             reply->code >= 500 ? "reject" : "defer", stage, tx_value(tx->xforward.name),
-             tx_value(tx->xforward.addr), oneline, tx->sender ? tx->sender : "",
-             rcpt ? " to=<" : "", rcpt ? rcpt : "", rcpt ? ">" : "", session_proto_name(session),
-             tx_value(tx->xforward.helo));
+    session_query(session, &query, rcpt);
+    policy_log("NOQUEUE", "reject", stage, &query, oneline);
     free(oneline);
 }
 
@@ -229,6 +259,13 @@ static void session_log_outcome(struct session *session, const char *status, con
     evbuffer_free(to);
 }
 
+static const char *session_status(int code)
+{
+    if (code >= 200 && code < 300)
+        return "sent";
+    return code >= 500 ? "bounced" : "deferred";
+}
+
 /* The end-of-data answer: once under SMTP, once per recipient under LMTP. */
 static void session_reply_message(struct session *session, const char *text)
 {
@@ -245,6 +282,18 @@ static void session_reply(struct session *session, const char *text)
 {
     smtp_server_reply(session->server, text);
     session_schedule_resume(session);
+}
+
+/* A rule's reply; 421/521 end the session after it, as Postfix's smtpd. */
+static void session_rule_reply(struct session *session, const char *text, int disconnect,
+                               int message)
+{
+    if (message)
+        session_reply_message(session, text);
+    else
+        session_reply(session, text);
+    if (disconnect)
+        session_finish(session);
 }
 
 /* A completion that must be dropped: the relay was released, or the
@@ -274,7 +323,7 @@ static void session_mail_done(void *arg, const struct smtp_reply *reply)
         session_reply(session, "250 2.1.0 Ok");
         return;
     }
-    session_log_reject(session, "MAIL", NULL, reply);
+    session_log_refusal(session, "MAIL", NULL, reply);
     session_reply(session, reply->text);
 }
 
@@ -286,6 +335,10 @@ static void session_on_mail(void *ctx, struct smtp_server *server)
 
     gettimeofday(&session->tx_start, NULL);
     session->message_size = 0;
+    if (session->policy_active)
+        policy_tx_free(&session->policy);
+    policy_tx_init(&session->policy, session_queue_id(tx));
+    session->policy_active = 1;
     smtp_client_mail(relay_client(relay), &tx->xforward, tx->sender, &tx->mail_params,
                      session_mail_done, session);
 }
@@ -302,19 +355,32 @@ static void session_rcpt_done(void *arg, const struct smtp_reply *reply)
 
     if (!session_stale(session)) {
         if (reply->code < 200 || reply->code >= 300)
-            session_log_reject(session, "RCPT", wait->addr, reply);
+            session_log_refusal(session, "RCPT", wait->addr, reply);
         session_reply(session, reply->text);
     }
     free(wait->addr);
     free(wait);
 }
 
+/* Rules first (their reply is final), then the relay's own verdict. */
 static void session_on_rcpt(void *ctx, struct smtp_server *server, const struct smtp_rcpt *rcpt)
 {
     struct session *session = ctx;
-    struct rcpt_wait *wait = xmalloc(sizeof(*wait));
+    struct rules_query query;
+    struct rcpt_wait *wait;
+    int disconnect;
+    char *reply;
 
     (void)server;
+    session_query(session, &query, rcpt->addr);
+    reply = policy_check(session->env->params->rules, RULES_STAGE_RCPT, &query, &session->policy,
+                         NULL, &disconnect);
+    if (reply != NULL) {
+        session_rule_reply(session, reply, disconnect, 0);
+        free(reply);
+        return;
+    }
+    wait = xmalloc(sizeof(*wait));
     wait->session = session;
     wait->addr = xstrdup(rcpt->addr);
     smtp_client_rcpt(relay_client(session_relay(session)), rcpt, session_rcpt_done, wait);
@@ -322,26 +388,118 @@ static void session_on_rcpt(void *ctx, struct smtp_server *server, const struct 
 
 static void session_on_data(void *ctx, struct smtp_server *server)
 {
+    struct session *session = ctx;
+    struct rules_query query;
+    int disconnect;
+    char *reply;
+
     (void)server;
-    session_reply(ctx, "354 End data with <CR><LF>.<CR><LF>");
+    session_query(session, &query, NULL);
+    reply = policy_check(session->env->params->rules, RULES_STAGE_DATA, &query, &session->policy,
+                         NULL, &disconnect);
+    if (reply != NULL) {
+        session_rule_reply(session, reply, disconnect, 0);
+        free(reply);
+        return;
+    }
+    session_reply(session, "354 End data with <CR><LF>.<CR><LF>");
 }
 
 static void session_data_done(void *arg, const struct smtp_reply *reply)
 {
     struct session *session = arg;
-    const char *status;
 
     if (session_stale(session))
         return;
     session->relay_tx_open = 0;
-    if (reply->code >= 200 && reply->code < 300)
-        status = "sent";
-    else if (reply->code >= 500)
-        status = "bounced";
-    else
-        status = "deferred";
-    session_log_outcome(session, status, reply->text);
+    session_log_outcome(session, session_status(reply->code), reply->text);
     session_reply_message(session, reply->text);
+}
+
+static void session_divert_done(void *arg, const char *reply_text)
+{
+    struct session *session = arg;
+    struct smtp_reply reply = {0, NULL};
+
+    session->divert = NULL;
+    smtp_reply_set(&reply, reply_text);
+    session_log_outcome(session, session_status(reply.code), reply_text);
+    session_reply_message(session, reply_text);
+    smtp_reply_free(&reply);
+}
+
+/* HOLD, FILTER or REDIRECT: the message leaves on a connection of its own;
+ * the recipient-by-recipient relay transaction is reset unused. */
+static void session_divert(struct session *session, struct evbuffer *message)
+{
+    const struct smtp_transaction *tx = smtp_server_transaction(session->server);
+    const struct session_env *env = session->env;
+    struct policy_tx *policy = &session->policy;
+    struct relay_config target = env->relay_config;
+    struct smtp_rcpt *rcpts = NULL;
+    size_t rcpt_count = tx->rcpt_count;
+    char err[300];
+    const char *why;
+
+    if (policy->hold != NULL) {
+        target = env->hold_relay_config;
+        why = "hold";
+    } else if (policy->redirect != NULL) {
+        why = "redirect";
+    } else {
+        why = "filter";
+        if (divert_parse_nexthop(policy->filter, &target, err, sizeof(err)) < 0) {
+            char *text = xasprintf("451 4.3.5 Server configuration error");
+            msg_warn("%s: %s", session_queue_id(tx), err);
+            session_log_outcome(session, "deferred", text);
+            session_reply_message(session, text);
+            free(text);
+            return;
+        }
+        target.name = policy->filter;
+    }
+    if (policy->hold == NULL && policy->redirect != NULL) {
+        rcpts = xcalloc(1, sizeof(*rcpts));
+        rcpts[0].addr = policy->redirect;
+        smtp_params_init(&rcpts[0].params);
+        rcpt_count = 1;
+    }
+    msg_info("%s: %s: %s", session_queue_id(tx), why,
+             policy->hold       ? policy->hold
+             : policy->redirect ? policy->redirect
+                                : policy->filter);
+    struct divert_request request = {
+        .base = env->base,
+        .config = &target,
+        .xforward = &tx->xforward,
+        .sender = tx->sender,
+        .mail_params = &tx->mail_params,
+        .rcpts = rcpts ? rcpts : tx->rcpts,
+        .rcpt_count = rcpt_count,
+        .content = message,
+    };
+    session->divert = divert_start(&request, session_divert_done, session);
+    free(rcpts);
+}
+
+static void session_bcc_done(void *arg, const struct smtp_reply *reply)
+{
+    char *addr = arg;
+
+    if (reply->code < 200 || reply->code >= 300)
+        msg_warn("BCC recipient <%s> refused by the relay: %s", addr, reply->text);
+    free(addr);
+}
+
+/* PREPEND headers go above everything, in the order they fired. */
+static void session_prepend_headers(struct session *session, struct evbuffer *message)
+{
+    for (size_t i = session->policy.prepend_count; i-- > 0;) {
+        struct evbuffer *line = evbuffer_new();
+        evbuffer_add_printf(line, "%s\r\n", session->policy.prepend[i]);
+        evbuffer_prepend_buffer(message, line);
+        evbuffer_free(line);
+    }
 }
 
 static void session_on_message(void *ctx, struct smtp_server *server, struct evbuffer *message)
@@ -349,6 +507,9 @@ static void session_on_message(void *ctx, struct smtp_server *server, struct evb
     struct session *session = ctx;
     const struct smtp_transaction *tx = smtp_server_transaction(server);
     const struct scand_params *params = session->env->params;
+    struct rules_query query;
+    int disconnect;
+    char *reply;
 
     session->message_size = evbuffer_get_length(message);
     if (trace_count_received(message, (size_t)params->hopcount_limit) >
@@ -360,12 +521,20 @@ static void session_on_message(void *ctx, struct smtp_server *server, struct evb
         session_reply_message(session, text);
         return;
     }
-    if (session->relay == NULL || !session->relay_tx_open || !relay_alive(session->relay)) {
-        char *text = xasprintf("451 4.4.2 lost connection with relay %s before data",
-                               session->env->relay_config.name);
-        session_log_outcome(session, "deferred", text);
+    session_query(session, &query, NULL);
+    reply = policy_check(params->rules, RULES_STAGE_END_OF_DATA, &query, &session->policy, NULL,
+                         &disconnect);
+    if (reply != NULL) {
+        session_log_outcome(session, reply[0] == '4' ? "deferred" : "bounced", reply);
+        session_rule_reply(session, reply, disconnect, 1);
+        free(reply);
+        return;
+    }
+    if (session->policy.discard != NULL) {
+        /* Postfix's smtpd says "queued as" and cleanup drops it; say what happened. */
+        const char *text = "250 2.0.0 Ok: discarded";
+        session_log_outcome(session, "discarded", text);
         session_reply_message(session, text);
-        free(text);
         return;
     }
     struct trace_info info = {
@@ -377,6 +546,25 @@ static void session_on_message(void *ctx, struct smtp_server *server, struct evb
         .recipient = tx->rcpt_count == 1 ? tx->rcpts[0].addr : NULL,
     };
     trace_prepend_received(message, &info);
+    session_prepend_headers(session, message);
+    if (session->policy.hold != NULL || session->policy.redirect != NULL ||
+        session->policy.filter != NULL) {
+        session_divert(session, message);
+        return;
+    }
+    if (session->relay == NULL || !session->relay_tx_open || !relay_alive(session->relay)) {
+        char *text = xasprintf("451 4.4.2 lost connection with relay %s before data",
+                               session->env->relay_config.name);
+        session_log_outcome(session, "deferred", text);
+        session_reply_message(session, text);
+        free(text);
+        return;
+    }
+    for (size_t i = 0; i < session->policy.bcc_count; i++) {
+        struct smtp_rcpt bcc = {.addr = session->policy.bcc[i]};
+        smtp_params_init(&bcc.params);
+        smtp_client_rcpt(relay_client(session->relay), &bcc, session_bcc_done, xstrdup(bcc.addr));
+    }
     relay_expect_data(session->relay);
     smtp_client_data(relay_client(session->relay), message, session_data_done, session);
 }
@@ -397,6 +585,10 @@ static void session_on_reset(void *ctx, struct smtp_server *server)
     if (session->relay_tx_open && session->relay != NULL && relay_alive(session->relay))
         smtp_client_rset(relay_client(session->relay), session_rset_done, NULL);
     session->relay_tx_open = 0;
+    if (session->policy_active) {
+        policy_tx_free(&session->policy);
+        session->policy_active = 0;
+    }
     if (session->draining)
         session_schedule_resume(session);
 }

@@ -25,6 +25,7 @@ struct session_env {
     const struct scand_params *params;
     struct smtp_server_config server_config;
     struct relay_config relay_config;
+    struct relay_config hold_relay_config; /* where HOLD sends a message */
 };
 
 struct session;

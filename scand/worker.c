@@ -158,6 +158,13 @@ static int worker_setup_env(struct worker *worker, const struct scand_params *pa
     env->relay_config.helo_timeout = params->smtp_helo_timeout;
     env->relay_config.command_timeout = params->smtp_rcpt_timeout;
     env->relay_config.data_timeout = params->smtp_data_done_timeout;
+    env->hold_relay_config = env->relay_config;
+    env->hold_relay_config.name = params->hold_relay;
+    if (listen_parse_address(params->hold_relay, &env->hold_relay_config.addr,
+                             &env->hold_relay_config.addr_len, err, sizeof(err)) < 0) {
+        msg_error("hold_relay: %s", err);
+        return -1;
+    }
     return 0;
 }
 
