@@ -1,6 +1,7 @@
 /*
  * main.c - scand [-c FILE] [-F] [-v]: options, configuration, the
- * listening socket, privileges, then the master.
+ * listening socket, privileges, then the master. With -t, test mode
+ * (testmode.h) instead: no socket, no master, one envelope on the terminal.
  *
  * Order matters: the configuration is checked and the socket bound while
  * still attached to the terminal and still privileged, so every startup
@@ -9,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -23,6 +25,7 @@
 #include "scand/listen.h"
 #include "scand/master.h"
 #include "scand/params.h"
+#include "scand/testmode.h"
 #include "util/msg.h"
 
 #define SCAND_DEFAULT_CONFIG "/etc/scand/scand.conf"
@@ -31,12 +34,82 @@ struct main_options {
     const char *config; /* NULL: built-in defaults */
     int foreground;
     int verbose;
+    int test;                      /* -t */
+    struct testmode_options tmode; /* -t's envelope */
 };
 
 static void main_usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [-c config_file] [-F] [-v]\n", argv0);
+    fprintf(stderr,
+            "usage: %s [-c config_file] [-F] [-v]\n"
+            "       %s [-c config_file] -t [--client-name NAME] [--client-addr ADDR]\n"
+            "             [--helo NAME] [--protocol ESMTP] [--explain] -f SENDER -- RCPT... "
+            "< message\n",
+            argv0, argv0);
     exit(EX_USAGE);
+}
+
+enum main_long_option {
+    OPT_CLIENT_NAME = 256,
+    OPT_CLIENT_ADDR,
+    OPT_HELO,
+    OPT_PROTOCOL,
+    OPT_EXPLAIN,
+};
+
+static const struct option main_long_options[] = {
+    {"client-name", required_argument, NULL, OPT_CLIENT_NAME},
+    {"client-addr", required_argument, NULL, OPT_CLIENT_ADDR},
+    {"helo", required_argument, NULL, OPT_HELO},
+    {"protocol", required_argument, NULL, OPT_PROTOCOL},
+    {"explain", no_argument, NULL, OPT_EXPLAIN},
+    {NULL, 0, NULL, 0},
+};
+
+/* Test-mode options only; 0 when ch is not one of them. */
+static int main_test_option(int ch, struct main_options *opts)
+{
+    switch (ch) {
+    case 'f':
+        opts->tmode.sender = optarg;
+        return 1;
+    case OPT_CLIENT_NAME:
+        opts->tmode.client_name = optarg;
+        return 1;
+    case OPT_CLIENT_ADDR:
+        opts->tmode.client_addr = optarg;
+        return 1;
+    case OPT_HELO:
+        opts->tmode.helo = optarg;
+        return 1;
+    case OPT_PROTOCOL:
+        opts->tmode.protocol = optarg;
+        return 1;
+    case OPT_EXPLAIN:
+        opts->tmode.explain = 1;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Test-mode flags without -t, or -t without a sender or recipients, are
+ * usage errors: a daemon started by mistake is worse than a refusal. */
+static void main_check_test_options(int argc, char **argv, struct main_options *opts)
+{
+    const struct testmode_options *t = &opts->tmode;
+    int test_flags =
+        t->sender || t->client_name || t->client_addr || t->helo || t->protocol || t->explain;
+
+    if (!opts->test) {
+        if (test_flags || optind != argc)
+            main_usage(argv[0]);
+        return;
+    }
+    if (t->sender == NULL || optind == argc)
+        main_usage(argv[0]);
+    opts->tmode.rcpts = argv + optind;
+    opts->tmode.rcpt_count = (size_t)(argc - optind);
 }
 
 static void main_options(int argc, char **argv, struct main_options *opts)
@@ -44,7 +117,9 @@ static void main_options(int argc, char **argv, struct main_options *opts)
     int ch;
 
     memset(opts, 0, sizeof(*opts));
-    while ((ch = getopt(argc, argv, "c:Ftv")) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:Ftvf:", main_long_options, NULL)) != -1) {
+        if (main_test_option(ch, opts))
+            continue;
         switch (ch) {
         case 'c':
             opts->config = optarg;
@@ -53,10 +128,8 @@ static void main_options(int argc, char **argv, struct main_options *opts)
             opts->foreground = 1;
             break;
         case 't':
-            /* Reserved for test mode (design.md); refuse rather than run a
-             * daemon that the caller believes is a dry run. */
-            fprintf(stderr, "scand: test mode (-t) is not implemented yet\n");
-            exit(EX_USAGE);
+            opts->test = 1;
+            break;
         case 'v':
             opts->verbose++;
             break;
@@ -64,8 +137,7 @@ static void main_options(int argc, char **argv, struct main_options *opts)
             main_usage(argv[0]);
         }
     }
-    if (optind != argc)
-        main_usage(argv[0]);
+    main_check_test_options(argc, argv, opts);
     if (opts->config == NULL && access(SCAND_DEFAULT_CONFIG, F_OK) == 0)
         opts->config = SCAND_DEFAULT_CONFIG;
 }
@@ -132,6 +204,25 @@ static void main_daemonize(void)
     msg_open("scand", 0);
 }
 
+/* scand -t: a configuration error is EX_CONFIG, as the admin checking a
+ * rule before deploying it needs to tell it from a rejection. */
+static int main_test(char *path, const struct testmode_options *tmode)
+{
+    struct scand_params params;
+    char err[1024];
+    int status;
+
+    if (params_load(path, &params, err, sizeof(err)) < 0) {
+        fprintf(stderr, "scand: %s\n", err);
+        free(path);
+        return EX_CONFIG;
+    }
+    free(path);
+    status = testmode_run(&params, tmode, stdin, stdout, stderr);
+    params_free(&params);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     struct main_options opts;
@@ -145,6 +236,8 @@ int main(int argc, char **argv)
     msg_set_verbose(opts.verbose);
 
     path = main_config_path(opts.config);
+    if (opts.test)
+        return main_test(path, &opts.tmode);
     if (params_load(path, &params, err, sizeof(err)) < 0)
         msg_fatal("%s", err);
     free(path);

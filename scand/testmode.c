@@ -1,0 +1,363 @@
+/*
+ * testmode.c - scand -t (see testmode.h for the output and exit status).
+ *
+ * The stages run in the order the live session runs them: RCPT for each
+ * recipient, then, when at least one was accepted, DATA, the content
+ * checks and END-OF-DATA. A rejection at DATA or END-OF-DATA refuses the
+ * message, so it applies to every recipient accepted at RCPT. A 421/521
+ * reply ends the session: nothing after it is evaluated.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+
+#include "rules/rules.h"
+#include "scand/params.h"
+#include "scand/policy.h"
+#include "scand/testmode.h"
+#include "util/msg.h"
+#include "util/xalloc.h"
+
+enum testmode_state {
+    TESTMODE_ACCEPT,
+    TESTMODE_REJECT, /* 5yz */
+    TESTMODE_DEFER,  /* 4yz */
+    TESTMODE_CLOSED, /* the session was closed by a 421/521 elsewhere */
+};
+
+struct testmode_rcpt {
+    const char *address;
+    enum testmode_state state;
+    char *reply; /* REJECT/DEFER: the reply */
+};
+
+/* The message as scand would receive it: CRLF line ends, not dot-stuffed. */
+struct testmode_message {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+struct testmode {
+    const struct scand_params *params;
+    struct rules_query query;
+    struct policy_tx tx;
+    struct testmode_rcpt *rcpts;
+    size_t rcpt_count;
+    size_t accepted;
+    const char *closed_by; /* the 421/521 reply that ended the session */
+    FILE *err;
+    int explain;
+    int explain_lines; /* lines the engine gave for the current block */
+};
+
+static const char *testmode_strip_brackets(const char *address, char *buf, size_t len)
+{
+    size_t n = strlen(address);
+
+    if (n >= 2 && address[0] == '<' && address[n - 1] == '>' && n - 2 < len) {
+        memcpy(buf, address + 1, n - 2);
+        buf[n - 2] = '\0';
+        return buf;
+    }
+    return address;
+}
+
+/* --explain: engine lines indented below the block header by their depth. */
+static void testmode_explain_line(void *ctx, int depth, const char *text)
+{
+    struct testmode *tm = ctx;
+
+    tm->explain_lines++;
+    fprintf(tm->err, "    %*s%s\n", depth > 0 ? depth * 2 : 0, "", text);
+}
+
+static void testmode_explain_header(struct testmode *tm, const char *stage, const char *detail)
+{
+    const struct rules_query *q = &tm->query;
+
+    if (!tm->explain)
+        return;
+    tm->explain_lines = 0;
+    fprintf(tm->err, "%s%s (client %s[%s], helo %s%s%s, from <%s>)\n", stage, detail,
+            q->client_name, q->client_addr, q->helo ? "<" : "", q->helo ? q->helo : "none",
+            q->helo ? ">" : "", q->sender);
+}
+
+static void testmode_explain_result(struct testmode *tm, const char *reply)
+{
+    if (!tm->explain)
+        return;
+    if (tm->explain_lines == 0)
+        fprintf(tm->err, "    (no restriction evaluated)\n");
+    if (reply == NULL)
+        fprintf(tm->err, "  => accept\n\n");
+    else
+        fprintf(tm->err, "  => %s %s\n\n", reply[0] == '4' ? "defer" : "reject", reply);
+}
+
+/* One stage through the daemon's own policy call. */
+static char *testmode_stage(struct testmode *tm, enum rules_stage stage, int *disconnect)
+{
+    struct rules_explain explain = {.line = testmode_explain_line, .ctx = tm};
+    char *reply;
+
+    reply = policy_check(tm->params->rules, stage, &tm->query, &tm->tx,
+                         tm->explain ? &explain : NULL, disconnect);
+    testmode_explain_result(tm, reply);
+    return reply;
+}
+
+static enum testmode_state testmode_state_of(const char *reply)
+{
+    return reply[0] == '4' ? TESTMODE_DEFER : TESTMODE_REJECT;
+}
+
+/* A 421/521 closes the session: every recipient without its own refusal
+ * is lost for this attempt, and the sending Postfix defers it. */
+static void testmode_close(struct testmode *tm, const char *reply)
+{
+    tm->closed_by = reply;
+    for (size_t i = 0; i < tm->rcpt_count; i++)
+        if (tm->rcpts[i].state == TESTMODE_ACCEPT && tm->rcpts[i].reply == NULL)
+            tm->rcpts[i].state = TESTMODE_CLOSED;
+}
+
+static void testmode_rcpt_stage(struct testmode *tm, struct testmode_rcpt *rcpt)
+{
+    char detail[1024];
+    int disconnect;
+    char *reply;
+
+    snprintf(detail, sizeof(detail), " TO:<%s>", rcpt->address);
+    tm->query.recipient = rcpt->address;
+    tm->query.rcpt_count = tm->accepted;
+    testmode_explain_header(tm, "RCPT", detail);
+    reply = testmode_stage(tm, RULES_STAGE_RCPT, &disconnect);
+    if (reply == NULL) {
+        rcpt->state = TESTMODE_ACCEPT;
+        tm->accepted++;
+        return;
+    }
+    rcpt->state = testmode_state_of(reply);
+    rcpt->reply = reply;
+    if (disconnect)
+        testmode_close(tm, reply);
+}
+
+/* A refusal of the whole message: every accepted recipient gets it. */
+static void testmode_refuse_message(struct testmode *tm, const char *reply)
+{
+    for (size_t i = 0; i < tm->rcpt_count; i++) {
+        struct testmode_rcpt *rcpt = &tm->rcpts[i];
+        if (rcpt->state != TESTMODE_ACCEPT)
+            continue;
+        rcpt->state = testmode_state_of(reply);
+        rcpt->reply = xstrdup(reply);
+    }
+}
+
+static void testmode_message_add(struct testmode_message *msg, const char *text, size_t len)
+{
+    if (msg->len + len + 1 > msg->cap) {
+        msg->cap = (msg->len + len + 1) * 2;
+        msg->data = xrealloc(msg->data, msg->cap);
+    }
+    memcpy(msg->data + msg->len, text, len);
+    msg->len += len;
+    msg->data[msg->len] = '\0';
+}
+
+/* LF or CRLF in, CRLF kept: what the session would have after DATA. */
+static void testmode_read_message(FILE *in, struct testmode_message *msg)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+
+    memset(msg, 0, sizeof(*msg));
+    testmode_message_add(msg, "", 0);
+    while ((n = getline(&line, &cap, in)) > 0) {
+        size_t len = (size_t)n;
+        if (line[len - 1] == '\n')
+            len--;
+        if (len > 0 && line[len - 1] == '\r')
+            len--;
+        testmode_message_add(msg, line, len);
+        testmode_message_add(msg, "\r\n", 2);
+    }
+    free(line);
+}
+
+/* The content stage (header_checks, body_checks, MIME rules) goes here
+ * when rules/ has it: it returns a reply refusing the message, or NULL. */
+static char *testmode_content_stage(struct testmode *tm, const struct testmode_message *msg)
+{
+    (void)tm;
+    (void)msg;
+    return NULL;
+}
+
+/* DATA, content, END-OF-DATA: stops at the first refusal. */
+static void testmode_message_stages(struct testmode *tm, FILE *in)
+{
+    struct testmode_message msg;
+    char detail[64];
+    int disconnect = 0;
+    char *reply;
+
+    tm->query.recipient = NULL;
+    tm->query.rcpt_count = tm->accepted;
+    testmode_explain_header(tm, "DATA", "");
+    reply = testmode_stage(tm, RULES_STAGE_DATA, &disconnect);
+    if (reply == NULL) {
+        testmode_read_message(in, &msg);
+        tm->query.message_size = msg.len;
+        reply = testmode_content_stage(tm, &msg);
+        if (reply == NULL) {
+            snprintf(detail, sizeof(detail), " (size %zu)", msg.len);
+            testmode_explain_header(tm, "END-OF-DATA", detail);
+            reply = testmode_stage(tm, RULES_STAGE_END_OF_DATA, &disconnect);
+        }
+        free(msg.data);
+    }
+    if (reply != NULL) {
+        testmode_refuse_message(tm, reply);
+        free(reply);
+    }
+}
+
+static void testmode_print_quoted(FILE *out, const char *text)
+{
+    fputc('"', out);
+    for (const char *p = text; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fputc('\\', out);
+        fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+/* "(reason "x", filter t:n, redirect a, bcc b, prepend "H: v")" or nothing. */
+static void testmode_print_effects(struct testmode *tm, FILE *out)
+{
+    const struct policy_tx *tx = &tm->tx;
+    const char *reason = tx->discard ? tx->discard : tx->hold;
+    const char *sep = " (";
+
+    if (reason != NULL && reason[0] != '\0') {
+        fprintf(out, "%sreason ", sep);
+        testmode_print_quoted(out, reason);
+        sep = ", ";
+    }
+    if (tx->filter != NULL) {
+        fprintf(out, "%sfilter %s", sep, tx->filter);
+        sep = ", ";
+    }
+    if (tx->redirect != NULL) {
+        fprintf(out, "%sredirect %s", sep, tx->redirect);
+        sep = ", ";
+    }
+    for (size_t i = 0; i < tx->bcc_count; i++) {
+        fprintf(out, "%sbcc %s", sep, tx->bcc[i]);
+        sep = ", ";
+    }
+    for (size_t i = 0; i < tx->prepend_count; i++) {
+        fprintf(out, "%sprepend ", sep);
+        testmode_print_quoted(out, tx->prepend[i]);
+        sep = ", ";
+    }
+    if (sep[0] == ',')
+        fputc(')', out);
+}
+
+static void testmode_print(struct testmode *tm, FILE *out)
+{
+    for (size_t i = 0; i < tm->rcpt_count; i++) {
+        const struct testmode_rcpt *rcpt = &tm->rcpts[i];
+        fprintf(out, "%s: ", rcpt->address);
+        switch (rcpt->state) {
+        case TESTMODE_REJECT:
+            fprintf(out, "reject %s", rcpt->reply);
+            break;
+        case TESTMODE_DEFER:
+            fprintf(out, "defer %s", rcpt->reply);
+            break;
+        case TESTMODE_CLOSED:
+            fprintf(out, "defer (session closed after %.3s)", tm->closed_by);
+            break;
+        case TESTMODE_ACCEPT:
+            fputs(tm->tx.discard ? "discard" : tm->tx.hold ? "hold" : "accept", out);
+            testmode_print_effects(tm, out);
+            break;
+        }
+        fputc('\n', out);
+    }
+    fflush(out);
+}
+
+static int testmode_status(const struct testmode *tm)
+{
+    int rejected = 0;
+
+    for (size_t i = 0; i < tm->rcpt_count; i++) {
+        if (tm->rcpts[i].state == TESTMODE_DEFER || tm->rcpts[i].state == TESTMODE_CLOSED)
+            return EX_TEMPFAIL;
+        if (tm->rcpts[i].state == TESTMODE_REJECT)
+            rejected = 1;
+    }
+    return rejected ? EX_UNAVAILABLE : 0;
+}
+
+static void testmode_query(struct testmode *tm, const struct testmode_options *opts,
+                           char *sender_buf, size_t sender_len)
+{
+    const char *addr = opts->client_addr ? opts->client_addr : "unknown";
+
+    if (strncasecmp(addr, "IPv6:", 5) == 0)
+        addr += 5;
+    tm->query.client_name = opts->client_name ? opts->client_name : "unknown";
+    tm->query.client_addr = addr;
+    tm->query.helo = opts->helo;
+    tm->query.protocol = opts->protocol ? opts->protocol : "ESMTP";
+    tm->query.sender = testmode_strip_brackets(opts->sender, sender_buf, sender_len);
+}
+
+int testmode_run(const struct scand_params *params, const struct testmode_options *opts, FILE *in,
+                 FILE *out, FILE *err)
+{
+    struct testmode tm;
+    char sender[1024];
+    char(*rcpt_bufs)[1024];
+    int status;
+
+    memset(&tm, 0, sizeof(tm));
+    tm.params = params;
+    tm.err = err;
+    tm.explain = opts->explain;
+    testmode_query(&tm, opts, sender, sizeof(sender));
+    policy_tx_init(&tm.tx, "NOQUEUE");
+    tm.rcpt_count = opts->rcpt_count;
+    tm.rcpts = xcalloc(opts->rcpt_count ? opts->rcpt_count : 1, sizeof(*tm.rcpts));
+    rcpt_bufs = xcalloc(opts->rcpt_count ? opts->rcpt_count : 1, sizeof(*rcpt_bufs));
+    for (size_t i = 0; i < tm.rcpt_count; i++) {
+        tm.rcpts[i].address =
+            testmode_strip_brackets(opts->rcpts[i], rcpt_bufs[i], sizeof(rcpt_bufs[i]));
+        tm.rcpts[i].state = TESTMODE_CLOSED;
+    }
+
+    for (size_t i = 0; i < tm.rcpt_count && tm.closed_by == NULL; i++)
+        testmode_rcpt_stage(&tm, &tm.rcpts[i]);
+    if (tm.accepted > 0 && tm.closed_by == NULL)
+        testmode_message_stages(&tm, in);
+
+    testmode_print(&tm, out);
+    status = testmode_status(&tm);
+    for (size_t i = 0; i < tm.rcpt_count; i++)
+        free(tm.rcpts[i].reply);
+    free(tm.rcpts);
+    free(rcpt_bufs);
+    policy_tx_free(&tm.tx);
+    return status;
+}
