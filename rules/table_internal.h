@@ -1,0 +1,100 @@
+/*
+ * table_internal.h - shared by rules/table*.c only; never included from
+ * another folder.
+ *
+ * Every table type fills a struct table with its own lookup and free
+ * functions; table.c owns the spec, the file identity for table_changed()
+ * and the dispatch. Files are read whole and split into logical lines the
+ * way Postfix's readllines() does, so line numbers in errors match
+ * Postfix's.
+ */
+#ifndef SCAND_RULES_TABLE_INTERNAL_H
+#define SCAND_RULES_TABLE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "rules/table.h"
+
+struct table_ops {
+    int (*lookup)(struct table *table, const char *key, struct table_result *result);
+    void (*free)(void *priv);
+};
+
+struct table {
+    char *spec; /* "type:name" as given */
+    char *path; /* the file behind the table; NULL for inline/static */
+    enum table_kind kind;
+    const struct table_ops *ops;
+    void *priv;
+    /* Identity of the file when it was read, for table_changed(). */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+
+/* A growable, length-carrying string; always NUL-terminated once used. */
+struct tbuf {
+    char *s;
+    size_t len;
+    size_t cap;
+};
+
+void tbuf_add(struct tbuf *buf, const char *data, size_t len);
+void tbuf_addch(struct tbuf *buf, char ch);
+void tbuf_reset(struct tbuf *buf);
+void tbuf_free(struct tbuf *buf);
+
+/* A whole file in memory, cut into logical lines: '#' comments and blank
+ * lines skipped, a line starting with white space continues the previous
+ * logical line (also across comments and blank lines), the continuation's
+ * own leading white space kept. first_line is the line number of the
+ * logical line's first physical line. */
+struct table_lines {
+    const char *path;
+    char *data;
+    size_t len;
+    size_t pos;
+    int lineno;     /* last physical line read */
+    int first_line; /* first physical line of the current logical line */
+    struct tbuf line;
+};
+
+/* Read path whole. On error returns -1 with "open database PATH: reason"
+ * in err. */
+int table_lines_open(struct table_lines *lines, const char *path, char *err, size_t errlen);
+/* 1 with lines->line holding the next logical line, 0 at end of file. */
+int table_lines_next(struct table_lines *lines);
+void table_lines_close(struct table_lines *lines);
+
+/* Lower-case ASCII in place, as Postfix's lowercase(). */
+void table_fold(char *s);
+/* "FILE, line N" for table_result.where. */
+char *table_where(const char *path, int line);
+
+/* An open-addressing hash of string keys, used by the indexed and inline
+ * types. */
+struct table_index;
+struct table_index *table_index_new(void);
+/* Returns 1 when stored, 0 when the key existed (first kept unless
+ * replace). Copies key and value. */
+int table_index_put(struct table_index *index, const char *key, const char *value, int line,
+                    int replace);
+/* The value stored for key (exact bytes) or NULL; *line set when found. */
+const char *table_index_get(const struct table_index *index, const char *key, int *line);
+size_t table_index_count(const struct table_index *index);
+void table_index_free(struct table_index *index);
+
+/* The per-type openers. name is the part after "type:". Each returns 0
+ * with table->kind, ops and priv set, or -1 with err filled. */
+int table_open_indexed(struct table *table, const char *name, char *err, size_t errlen);
+int table_open_inline(struct table *table, const char *name, char *err, size_t errlen);
+int table_open_static(struct table *table, const char *name, char *err, size_t errlen);
+int table_open_pcre(struct table *table, const char *name, char *err, size_t errlen);
+int table_open_regexp(struct table *table, const char *name, char *err, size_t errlen);
+int table_open_cidr(struct table *table, const char *name, char *err, size_t errlen);
+
+#endif
