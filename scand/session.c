@@ -9,8 +9,13 @@
  *    relay, and the end-of-data reply is the relay's: 2yz (with its queue
  *    id), 4yz, or 5yz as the relay said it. Any trouble on the way (relay
  *    unreachable, lost, timed out, looping) is a 4yz from relay.c.
- *  - Nothing else can produce a 250 for a message: the only path to a 2yz
- *    end-of-data reply is session_data_done() with the relay's 2yz.
+ *  - Nothing else can produce a 250 for a message: the only paths to a 2yz
+ *    end-of-data reply are the relay's own 2yz (session_data_done, and for
+ *    HOLD/FILTER/REDIRECT or recipients beyond the relay's limit, the 2yz
+ *    of that delivery's relay), and a rule's DISCARD.
+ *  - Recipients the relay refuses with "452 4.5.3 too many recipients" are
+ *    accepted and delivered in further transactions, in batches the size
+ *    the relay took, before Postfix gets its answer.
  *  - A message scand will not deliver (too many hops) never reaches the
  *    relay: its transaction there is reset without a final ".".
  * The relay's reply is written upstream in the same event-loop turn as it
@@ -58,7 +63,17 @@ struct session {
     struct policy_tx policy; /* restriction decisions of this transaction */
     int policy_active;
     struct divert *divert; /* a HOLD/FILTER/REDIRECT delivery in flight */
-    int close_after_reply; /* a 421/521 rule reply: Postfix disconnects */
+
+    /* Recipients the relay answered "452 4.5.3 too many recipients": accepted
+     * upstream, delivered in further relay transactions before we answer. */
+    struct smtp_rcpt *overflow;
+    size_t overflow_count;
+    size_t overflow_sent;              /* overflow recipients already in a transaction */
+    size_t main_accepted;              /* recipients in the first relay transaction */
+    struct evbuffer *overflow_message; /* the content, for the next batch */
+    char **batch_replies;              /* one end-of-data reply per transaction */
+    size_t *batch_sizes;               /* and how many recipients it answers */
+    size_t batch_count;
 };
 
 static void session_schedule_resume(struct session *session)
@@ -90,6 +105,25 @@ static void session_release_relay(struct session *session)
     session->releasing = 0;
 }
 
+static void session_overflow_clear(struct session *session)
+{
+    for (size_t i = 0; i < session->overflow_count; i++) {
+        free(session->overflow[i].addr);
+        smtp_params_free(&session->overflow[i].params);
+    }
+    free(session->overflow);
+    for (size_t i = 0; i < session->batch_count; i++)
+        free(session->batch_replies[i]);
+    free(session->batch_replies);
+    free(session->batch_sizes);
+    session->overflow = NULL;
+    session->overflow_count = session->overflow_sent = session->main_accepted = 0;
+    session->batch_replies = NULL;
+    session->batch_sizes = NULL;
+    session->batch_count = 0;
+    session->overflow_message = NULL;
+}
+
 static void session_free(struct session *session)
 {
     session->freeing = 1;
@@ -97,6 +131,7 @@ static void session_free(struct session *session)
         divert_cancel(session->divert);
     if (session->policy_active)
         policy_tx_free(&session->policy);
+    session_overflow_clear(session);
     session_release_relay(session);
     smtp_server_free(session->server);
     bufferevent_free(session->bev);
@@ -335,6 +370,7 @@ static void session_on_mail(void *ctx, struct smtp_server *server)
 
     gettimeofday(&session->tx_start, NULL);
     session->message_size = 0;
+    session_overflow_clear(session);
     if (session->policy_active)
         policy_tx_free(&session->policy);
     policy_tx_init(&session->policy, session_queue_id(tx));
@@ -345,8 +381,16 @@ static void session_on_mail(void *ctx, struct smtp_server *server)
 
 struct rcpt_wait {
     struct session *session;
-    char *addr;
+    struct smtp_rcpt rcpt; /* a copy, kept if it overflows */
 };
+
+/* The relay's own recipient limit (Postfix smtpd: "452 4.5.3 Error: too many
+ * recipients"), once it holds at least one recipient of ours. */
+static int session_is_overflow(const struct session *session, const struct smtp_reply *reply)
+{
+    return reply->code == 452 && session->main_accepted > 0 && reply->text != NULL &&
+           strncmp(reply->text, "452 4.5.3", 9) == 0;
+}
 
 static void session_rcpt_done(void *arg, const struct smtp_reply *reply)
 {
@@ -354,11 +398,22 @@ static void session_rcpt_done(void *arg, const struct smtp_reply *reply)
     struct session *session = wait->session;
 
     if (!session_stale(session)) {
-        if (reply->code < 200 || reply->code >= 300)
-            session_log_refusal(session, "RCPT", wait->addr, reply);
+        if (session_is_overflow(session, reply)) {
+            session->overflow = xrealloc(session->overflow, (session->overflow_count + 1) *
+                                                                sizeof(*session->overflow));
+            session->overflow[session->overflow_count++] = wait->rcpt;
+            free(wait);
+            session_reply(session, "250 2.1.5 Ok");
+            return;
+        }
+        if (reply->code >= 200 && reply->code < 300)
+            session->main_accepted++;
+        else
+            session_log_refusal(session, "RCPT", wait->rcpt.addr, reply);
         session_reply(session, reply->text);
     }
-    free(wait->addr);
+    free(wait->rcpt.addr);
+    smtp_params_free(&wait->rcpt.params);
     free(wait);
 }
 
@@ -382,7 +437,8 @@ static void session_on_rcpt(void *ctx, struct smtp_server *server, const struct 
     }
     wait = xmalloc(sizeof(*wait));
     wait->session = session;
-    wait->addr = xstrdup(rcpt->addr);
+    wait->rcpt.addr = xstrdup(rcpt->addr);
+    smtp_params_copy(&wait->rcpt.params, &rcpt->params);
     smtp_client_rcpt(relay_client(session_relay(session)), rcpt, session_rcpt_done, wait);
 }
 
@@ -405,6 +461,100 @@ static void session_on_data(void *ctx, struct smtp_server *server)
     session_reply(session, "354 End data with <CR><LF>.<CR><LF>");
 }
 
+/* All transactions answered: one reply per recipient under LMTP (each gets
+ * its own transaction's), one for all under SMTP. Under SMTP a failed batch
+ * after a delivered one can only be reported for everyone: a 4yz means
+ * Postfix delivers the delivered batch again (logged as such), which is
+ * better than losing the failed one. */
+static void session_overflow_reply(struct session *session)
+{
+    /* Replying ends the transaction, which clears these: detach them first. */
+    char **replies = session->batch_replies;
+    size_t *sizes = session->batch_sizes;
+    size_t count = session->batch_count;
+    const char *worst = replies[0];
+
+    session->batch_replies = NULL;
+    session->batch_sizes = NULL;
+    session->batch_count = 0;
+    for (size_t i = 1; i < count; i++) {
+        const char *r = replies[i];
+        if (r[0] != '2' && (worst[0] == '2' || r[0] == '4'))
+            worst = r;
+    }
+    if (worst[0] != '2' && replies[0][0] == '2')
+        msg_warn("%s: only part of the recipients delivered before a failure; "
+                 "the retry will deliver some again",
+                 session_queue_id(smtp_server_transaction(session->server)));
+    session_log_outcome(session, session_status(atoi(worst)), worst);
+    if (smtp_server_proto(session->server) != SMTP_SERVER_PROTO_LMTP) {
+        smtp_server_reply(session->server, worst);
+    } else {
+        for (size_t i = 0; i < count; i++)
+            for (size_t n = 0; n < sizes[i]; n++)
+                smtp_server_reply(session->server, replies[i]);
+    }
+    session_schedule_resume(session);
+    for (size_t i = 0; i < count; i++)
+        free(replies[i]);
+    free(replies);
+    free(sizes);
+}
+
+static void session_overflow_next(struct session *session);
+
+static void session_batch_record(struct session *session, const char *text, size_t size)
+{
+    size_t n = session->batch_count + 1;
+
+    session->batch_replies = xrealloc(session->batch_replies, n * sizeof(char *));
+    session->batch_sizes = xrealloc(session->batch_sizes, n * sizeof(size_t));
+    session->batch_replies[session->batch_count] = xstrdup(text);
+    session->batch_sizes[session->batch_count] = size;
+    session->batch_count = n;
+}
+
+static void session_overflow_done(void *arg, const char *reply_text)
+{
+    struct session *session = arg;
+    size_t batch = session->overflow_count - session->overflow_sent;
+
+    session->divert = NULL;
+    if (batch > session->main_accepted)
+        batch = session->main_accepted;
+    session_batch_record(session, reply_text, batch);
+    session->overflow_sent += batch;
+    session_overflow_next(session);
+}
+
+/* The next batch, no larger than what the relay took in one transaction. */
+static void session_overflow_next(struct session *session)
+{
+    const struct smtp_transaction *tx = smtp_server_transaction(session->server);
+    size_t batch = session->overflow_count - session->overflow_sent;
+
+    if (batch == 0 || session->batch_replies[session->batch_count - 1][0] != '2') {
+        /* Done, or a batch failed: the rest get that failure too. */
+        if (batch > 0)
+            session_batch_record(session, session->batch_replies[session->batch_count - 1], batch);
+        session_overflow_reply(session);
+        return;
+    }
+    if (batch > session->main_accepted)
+        batch = session->main_accepted;
+    struct divert_request request = {
+        .base = session->env->base,
+        .config = &session->env->relay_config,
+        .xforward = &tx->xforward,
+        .sender = tx->sender,
+        .mail_params = &tx->mail_params,
+        .rcpts = session->overflow + session->overflow_sent,
+        .rcpt_count = batch,
+        .content = session->overflow_message,
+    };
+    session->divert = divert_start(&request, session_overflow_done, session);
+}
+
 static void session_data_done(void *arg, const struct smtp_reply *reply)
 {
     struct session *session = arg;
@@ -412,6 +562,11 @@ static void session_data_done(void *arg, const struct smtp_reply *reply)
     if (session_stale(session))
         return;
     session->relay_tx_open = 0;
+    if (session->overflow_count > 0) {
+        session_batch_record(session, reply->text, session->main_accepted);
+        session_overflow_next(session);
+        return;
+    }
     session_log_outcome(session, session_status(reply->code), reply->text);
     session_reply_message(session, reply->text);
 }
@@ -565,6 +720,7 @@ static void session_on_message(void *ctx, struct smtp_server *server, struct evb
         smtp_params_init(&bcc.params);
         smtp_client_rcpt(relay_client(session->relay), &bcc, session_bcc_done, xstrdup(bcc.addr));
     }
+    session->overflow_message = message;
     relay_expect_data(session->relay);
     smtp_client_data(relay_client(session->relay), message, session_data_done, session);
 }
@@ -589,6 +745,7 @@ static void session_on_reset(void *ctx, struct smtp_server *server)
         policy_tx_free(&session->policy);
         session->policy_active = 0;
     }
+    session_overflow_clear(session);
     if (session->draining)
         session_schedule_resume(session);
 }
