@@ -1,18 +1,648 @@
-/* table_regex.c - pcre: and regexp: tables (being written). */
+/*
+ * table_regex.c - pcre: and regexp: tables, one line syntax, two engines.
+ *
+ * Syntax as pcre_table(5) and regexp_table(5): "/pattern/flags result",
+ * "!/pattern/flags result", "if /pattern/flags" ... "endif" (nesting),
+ * any non-alphanumeric delimiter, "\" escapes the delimiter. Results may
+ * use $1, ${1}, $(1); $$ is a dollar.
+ *
+ * Policy on bad lines. Postfix only warns and skips most broken rules;
+ * scand refuses the whole table instead ("FILE, line N: reason"), because a
+ * silently missing rule is a hole in a filter, and the caller keeps its old
+ * rules: a pattern that does not compile, no closing delimiter, an unknown
+ * flag, a line that is neither a rule nor if/endif, and unbalanced
+ * if/endif. Problems in the result text (a group the pattern does not
+ * have, $0, $name, a lone $, $n in a negated rule) make Postfix drop just
+ * that rule with a warning; we do the same, so a table Postfix loads gives
+ * the same answers here. [checked against postmap -q, Postfix 3.7.11]
+ *
+ * Every pcre match runs under a match context with match and depth
+ * limits; hitting one is a lookup error (-1), never a silent no-match.
+ */
+#include <regex.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "rules/table_internal.h"
+#include "util/msg.h"
+#include "util/xalloc.h"
+
+/* Backtracking bounds: far above what a sane access or header pattern
+ * needs, far below what a pathological one would burn. */
+#define PCRE_MATCH_LIMIT 1000000
+#define PCRE_DEPTH_LIMIT 10000
+
+enum rx_op { RX_MATCH, RX_IF, RX_ENDIF };
+
+/* One piece of a result: literal text, or a capture group reference. */
+struct rx_part {
+    int group; /* 0: literal text */
+    char *text;
+};
+
+struct rx_rule {
+    enum rx_op op;
+    int negated;
+    int line;
+    void *re;
+    struct rx_part *parts; /* RX_MATCH */
+    size_t nparts;
+    size_t skip_to; /* RX_IF: index of the rule after its endif */
+};
+
+/* Where a capture group matched; start == -1 when it took no part. */
+struct rx_span {
+    long start;
+    long end;
+};
+
+struct rx_engine {
+    const char *name; /* "pcre", "regexp": the prefix of Postfix's warnings */
+    int default_flags;
+    /* Toggle one flag letter; -1 when the letter is unknown. */
+    int (*flag)(int ch, int *flags);
+    void *(*compile)(const char *pattern, int flags, char *why, size_t whylen);
+    int (*groups)(const void *re);
+    /* 1 matched (spans filled up to nspans), 0 not, -1 error (why). */
+    int (*match)(void *priv, const void *re, const char *subject, struct rx_span *spans,
+                 size_t nspans, char *why, size_t whylen);
+    void (*free)(void *re);
+};
+
+struct rx_table {
+    const struct rx_engine *engine;
+    struct rx_rule *rules;
+    size_t count;
+    size_t cap;
+    int max_groups;
+    pcre2_match_context *mctx; /* pcre only */
+    pcre2_match_data *mdata;   /* pcre only */
+    const char *path;
+};
+
+/* ---- pcre engine ---- */
+
+static int pcre_flag(int ch, int *flags)
+{
+    switch (ch) {
+    case 'i':
+        *flags ^= PCRE2_CASELESS;
+        return 0;
+    case 'm':
+        *flags ^= PCRE2_MULTILINE;
+        return 0;
+    case 's':
+        *flags ^= PCRE2_DOTALL;
+        return 0;
+    case 'x':
+        *flags ^= PCRE2_EXTENDED;
+        return 0;
+    case 'A':
+        *flags ^= PCRE2_ANCHORED;
+        return 0;
+    case 'E':
+        *flags ^= PCRE2_DOLLAR_ENDONLY;
+        return 0;
+    case 'U':
+        *flags ^= PCRE2_UNGREEDY;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static void *pcre_compile_re(const char *pattern, int flags, char *why, size_t whylen)
+{
+    int code;
+    PCRE2_SIZE offset;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, (uint32_t)flags,
+                                   &code, &offset, NULL);
+
+    if (re == NULL) {
+        PCRE2_UCHAR text[256];
+        pcre2_get_error_message(code, text, sizeof(text));
+        snprintf(why, whylen, "error in regex at offset %zu: %s", (size_t)offset, (char *)text);
+        return NULL;
+    }
+    /* JIT is an optimisation: without it (unsupported CPU, no exec memory)
+     * the interpreter gives the same answers under the same limits. */
+    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    return re;
+}
+
+static int pcre_groups(const void *re)
+{
+    uint32_t n = 0;
+    pcre2_pattern_info((const pcre2_code *)re, PCRE2_INFO_CAPTURECOUNT, &n);
+    return (int)n;
+}
+
+static int pcre_match_re(void *priv, const void *re, const char *subject, struct rx_span *spans,
+                         size_t nspans, char *why, size_t whylen)
+{
+    struct rx_table *t = priv;
+    int rc = pcre2_match((const pcre2_code *)re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0,
+                         t->mdata, t->mctx);
+
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    if (rc < 0) {
+        PCRE2_UCHAR text[256];
+        pcre2_get_error_message(rc, text, sizeof(text));
+        snprintf(why, whylen, "%s", (char *)text);
+        return -1;
+    }
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(t->mdata);
+    uint32_t pairs = pcre2_get_ovector_count(t->mdata);
+    for (size_t i = 0; i < nspans; i++) {
+        if (i < pairs && i < (size_t)rc && ov[2 * i] != PCRE2_UNSET) {
+            spans[i].start = (long)ov[2 * i];
+            spans[i].end = (long)ov[2 * i + 1];
+        } else {
+            spans[i].start = spans[i].end = -1;
+        }
+    }
+    return 1;
+}
+
+static void pcre_free_re(void *re)
+{
+    pcre2_code_free(re);
+}
+
+static const struct rx_engine pcre_engine = {
+    "pcre",       PCRE2_CASELESS | PCRE2_DOTALL,
+    pcre_flag,    pcre_compile_re,
+    pcre_groups,  pcre_match_re,
+    pcre_free_re,
+};
+
+/* ---- POSIX regexp engine ---- */
+
+static int posix_flag(int ch, int *flags)
+{
+    switch (ch) {
+    case 'i':
+        *flags ^= REG_ICASE;
+        return 0;
+    case 'm':
+        *flags ^= REG_NEWLINE;
+        return 0;
+    case 'x':
+        *flags ^= REG_EXTENDED;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static void *posix_compile_re(const char *pattern, int flags, char *why, size_t whylen)
+{
+    regex_t *re = xmalloc(sizeof(*re));
+    int rc = regcomp(re, pattern, flags);
+
+    if (rc != 0) {
+        char text[256];
+        regerror(rc, re, text, sizeof(text));
+        snprintf(why, whylen, "%s", text);
+        free(re);
+        return NULL;
+    }
+    return re;
+}
+
+static int posix_groups(const void *re)
+{
+    return (int)((const regex_t *)re)->re_nsub;
+}
+
+static int posix_match_re(void *priv, const void *re, const char *subject, struct rx_span *spans,
+                          size_t nspans, char *why, size_t whylen)
+{
+    regmatch_t *pm = xcalloc(nspans, sizeof(*pm));
+    int rc = regexec((const regex_t *)re, subject, nspans, pm, 0);
+
+    (void)priv;
+    if (rc != 0) {
+        if (rc != REG_NOMATCH)
+            regerror(rc, re, why, whylen);
+        free(pm);
+        return rc == REG_NOMATCH ? 0 : -1;
+    }
+    for (size_t i = 0; i < nspans; i++) {
+        if (pm[i].rm_so >= 0) {
+            spans[i].start = (long)pm[i].rm_so;
+            spans[i].end = (long)pm[i].rm_eo;
+        } else {
+            spans[i].start = spans[i].end = -1;
+        }
+    }
+    free(pm);
+    return 1;
+}
+
+static void posix_free_re(void *re)
+{
+    regfree(re);
+    free(re);
+}
+
+static const struct rx_engine posix_engine = {
+    "regexp",     REG_EXTENDED | REG_ICASE, posix_flag,    posix_compile_re,
+    posix_groups, posix_match_re,           posix_free_re,
+};
+
+/* ---- parsing ---- */
+
+static int is_space(int ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+static int is_alnum(int ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+/* What went wrong on a line: the text, and whether it fails the table
+ * (else the rule is dropped with a warning, as Postfix does). */
+struct rx_fault {
+    char why[512];
+    int fatal;
+};
+
+static int rx_fail(struct rx_fault *fault, int fatal, const char *fmt, const char *arg)
+{
+    snprintf(fault->why, sizeof(fault->why), fmt, arg);
+    fault->fatal = fatal;
+    return -1;
+}
+
+/* "[!...]<d>pattern<d>flags": compile it; *cursor moves past the flags. */
+static int rx_parse_pattern(const struct rx_engine *engine, char **cursor, struct rx_rule *rule,
+                            struct rx_fault *fault)
+{
+    char *p = *cursor;
+    char delim[2] = {0, 0};
+    int flags = engine->default_flags;
+
+    rule->negated = 0;
+    for (; *p == '!' || is_space((unsigned char)*p); p++) {
+        if (*p == '!')
+            rule->negated = !rule->negated;
+    }
+    if (*p == 0)
+        return rx_fail(fault, 1, "no regexp%s", "");
+    delim[0] = *p++;
+    char *pattern = p;
+    while (*p && *p != delim[0]) {
+        if (*p == '\\' && p[1] != 0)
+            p++;
+        p++;
+    }
+    if (*p == 0)
+        return rx_fail(fault, 1, "no closing regexp delimiter \"%s\"", delim);
+    *p++ = 0;
+    for (; *p && !is_space((unsigned char)*p); p++) {
+        char letter[2] = {*p, 0};
+        if (engine->flag((unsigned char)*p, &flags) < 0)
+            return rx_fail(fault, 1, "unknown regexp option \"%s\"", letter);
+    }
+    if ((rule->re = engine->compile(pattern, flags, fault->why, sizeof(fault->why))) == NULL) {
+        fault->fatal = 1;
+        return -1;
+    }
+    *cursor = p;
+    return 0;
+}
+
+static void rx_add_part(struct rx_rule *rule, size_t *cap, int group, const char *text, size_t len)
+{
+    rule->parts = xgrow(rule->parts, cap, rule->nparts + 1, sizeof(*rule->parts));
+    rule->parts[rule->nparts].group = group;
+    rule->parts[rule->nparts].text = group ? NULL : xstrndup(text, len);
+    rule->nparts++;
+}
+
+/* The name of a $ reference at p (just after the '$'): sets *name, *len
+ * and returns the text after it, or NULL with the reason in fault. */
+static const char *rx_ref_name(const char *p, const char **name, size_t *len,
+                               struct rx_fault *fault)
+{
+    if (*p == '{' || *p == '(') {
+        char open = *p;
+        char close = open == '{' ? '}' : ')';
+        int depth = 1;
+        const char *q = p + 1;
+        for (; *q; q++) {
+            if (*q == open)
+                depth++;
+            else if (*q == close && --depth == 0)
+                break;
+        }
+        if (*q == 0) {
+            rx_fail(fault, 0, "truncated macro reference: \"%s\"", p - 1);
+            return NULL;
+        }
+        *name = p + 1;
+        *len = (size_t)(q - p - 1);
+        p = q + 1;
+    } else {
+        const char *q = p;
+        while (is_alnum((unsigned char)*q) || *q == '_')
+            q++;
+        *name = p;
+        *len = (size_t)(q - p);
+        p = q;
+    }
+    if (*len == 0) {
+        rx_fail(fault, 0, "empty macro name%s", "");
+        return NULL;
+    }
+    return p;
+}
+
+/* The group number a reference names, checked against the pattern. */
+static int rx_ref_group(const char *name, size_t len, int groups, struct rx_fault *fault)
+{
+    char text[64];
+    int n = 0;
+
+    snprintf(text, sizeof(text), "%.*s", (int)(len < 60 ? len : 60), name);
+    for (size_t i = 0; i < len; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return rx_fail(fault, 0, "non-numeric replacement index \"%s\"", text);
+        n = n > 100000 ? n : n * 10 + (name[i] - '0');
+    }
+    if (n < 1 || n > groups)
+        return rx_fail(fault, 0, "out of range replacement index \"%s\"", text);
+    return n;
+}
+
+/* Split the result into literal text and group references. */
+static int rx_parse_result(struct rx_rule *rule, const char *text, int groups,
+                           struct rx_fault *fault)
+{
+    size_t cap = 0;
+    const char *p = text;
+    const char *lit = text;
+
+    while ((p = strchr(p, '$')) != NULL) {
+        if (p > lit)
+            rx_add_part(rule, &cap, 0, lit, (size_t)(p - lit));
+        if (p[1] == '$') {
+            rx_add_part(rule, &cap, 0, "$", 1);
+            lit = p = p + 2;
+            continue;
+        }
+        const char *name;
+        size_t len;
+        const char *after = rx_ref_name(p + 1, &name, &len, fault);
+        if (after == NULL)
+            return -1;
+        int group = rx_ref_group(name, len, groups, fault);
+        if (group < 0)
+            return -1;
+        if (rule->negated)
+            return rx_fail(fault, 0, "$number found in negative match replacement text%s", "");
+        rx_add_part(rule, &cap, group, NULL, 0);
+        lit = p = after;
+    }
+    if (*lit)
+        rx_add_part(rule, &cap, 0, lit, strlen(lit));
+    return 0;
+}
+
+/* Is the line the keyword word followed by a non-alphanumeric? */
+static int rx_keyword(const char *line, const char *word)
+{
+    size_t n = strlen(word);
+    return strncasecmp(line, word, n) == 0 && !is_alnum((unsigned char)line[n]);
+}
+
+static void rx_rule_clear(const struct rx_engine *engine, struct rx_rule *rule)
+{
+    if (rule->re != NULL)
+        engine->free(rule->re);
+    for (size_t i = 0; i < rule->nparts; i++)
+        free(rule->parts[i].text);
+    free(rule->parts);
+    memset(rule, 0, sizeof(*rule));
+}
+
+/* Parse one logical line into rule. 0: a rule, 1: nothing to keep, -1:
+ * fault (fatal or a dropped rule). */
+static int rx_parse_line(const struct rx_engine *engine, const char *path, int lineno, char *line,
+                         struct rx_rule *rule, struct rx_fault *fault)
+{
+    char *p = line;
+
+    memset(rule, 0, sizeof(*rule));
+    rule->line = lineno;
+    if (!is_alnum((unsigned char)*p)) {
+        rule->op = RX_MATCH;
+        if (rx_parse_pattern(engine, &p, rule, fault) < 0)
+            return -1;
+        while (is_space((unsigned char)*p))
+            p++;
+        if (*p == 0)
+            msg_warn("%s map %s, line %d: no replacement text: using empty string", engine->name,
+                     path, rule->line);
+        if (rx_parse_result(rule, p, engine->groups(rule->re), fault) < 0)
+            return -1;
+        return 0;
+    }
+    if (rx_keyword(p, "if")) {
+        rule->op = RX_IF;
+        p += 2;
+        if (rx_parse_pattern(engine, &p, rule, fault) < 0)
+            return -1;
+        while (is_space((unsigned char)*p))
+            p++;
+        if (*p)
+            msg_warn("%s map %s, line %d: ignoring extra text after IF statement: \"%s\"",
+                     engine->name, path, rule->line, p);
+        return 0;
+    }
+    if (rx_keyword(p, "endif")) {
+        rule->op = RX_ENDIF;
+        p += 5;
+        while (is_space((unsigned char)*p))
+            p++;
+        if (*p)
+            msg_warn("%s map %s, line %d: ignoring extra text after ENDIF", engine->name, path,
+                     rule->line);
+        return 0;
+    }
+    return rx_fail(fault, 1, "unrecognized request: \"%.40s\"", line);
+}
+
+/* Pair each if with its endif; NULL or the line at fault. */
+static int rx_link_ifs(struct rx_table *t, char *err, size_t errlen)
+{
+    size_t *open = xmalloc((t->count + 1) * sizeof(*open));
+    size_t depth = 0;
+    int status = 0;
+
+    for (size_t i = 0; i < t->count && status == 0; i++) {
+        if (t->rules[i].op == RX_IF) {
+            open[depth++] = i;
+        } else if (t->rules[i].op == RX_ENDIF) {
+            if (depth == 0) {
+                snprintf(err, errlen, "%s, line %d: ENDIF without matching IF", t->path,
+                         t->rules[i].line);
+                status = -1;
+            } else {
+                t->rules[open[--depth]].skip_to = i + 1;
+            }
+        }
+    }
+    if (status == 0 && depth > 0) {
+        snprintf(err, errlen, "%s, line %d: IF has no matching ENDIF", t->path,
+                 t->rules[open[depth - 1]].line);
+        status = -1;
+    }
+    free(open);
+    return status;
+}
+
+static void rx_table_free(void *priv)
+{
+    struct rx_table *t = priv;
+
+    for (size_t i = 0; i < t->count; i++)
+        rx_rule_clear(t->engine, &t->rules[i]);
+    free(t->rules);
+    if (t->mdata != NULL)
+        pcre2_match_data_free(t->mdata);
+    if (t->mctx != NULL)
+        pcre2_match_context_free(t->mctx);
+    free(t);
+}
+
+/* Read every rule; -1 with err on the first fatal line. */
+static int rx_load(struct rx_table *t, struct table_lines *lines, char *err, size_t errlen)
+{
+    struct rx_rule rule;
+    struct rx_fault fault;
+
+    while (table_lines_next(lines)) {
+        fault.fatal = 0;
+        int rc =
+            rx_parse_line(t->engine, lines->path, lines->first_line, lines->line.s, &rule, &fault);
+        if (rc < 0) {
+            rx_rule_clear(t->engine, &rule);
+            if (fault.fatal) {
+                snprintf(err, errlen, "%s, line %d: %s", lines->path, lines->first_line, fault.why);
+                return -1;
+            }
+            msg_warn("%s map %s, line %d: %s: skipping this rule", t->engine->name, lines->path,
+                     lines->first_line, fault.why);
+            continue;
+        }
+        if (rule.re != NULL && t->engine->groups(rule.re) > t->max_groups)
+            t->max_groups = t->engine->groups(rule.re);
+        t->rules = xgrow(t->rules, &t->cap, t->count + 1, sizeof(*t->rules));
+        t->rules[t->count++] = rule;
+    }
+    return rx_link_ifs(t, err, errlen);
+}
+
+/* ---- lookup ---- */
+
+static char *rx_expand(const struct rx_rule *rule, const char *subject, const struct rx_span *spans)
+{
+    struct tbuf out = {0};
+
+    tbuf_add(&out, "", 0);
+    for (size_t i = 0; i < rule->nparts; i++) {
+        const struct rx_part *part = &rule->parts[i];
+        if (part->group == 0)
+            tbuf_add(&out, part->text, strlen(part->text));
+        else if (spans[part->group].start >= 0)
+            tbuf_add(&out, subject + spans[part->group].start,
+                     (size_t)(spans[part->group].end - spans[part->group].start));
+    }
+    return out.s;
+}
+
+static int rx_lookup(struct table *table, const char *key, struct table_result *result)
+{
+    struct rx_table *t = table->priv;
+    size_t nspans = (size_t)t->max_groups + 1;
+    struct rx_span *spans = xcalloc(nspans, sizeof(*spans));
+    char why[256];
+    int status = 0;
+
+    for (size_t i = 0; i < t->count && status == 0;) {
+        const struct rx_rule *rule = &t->rules[i];
+        if (rule->op == RX_ENDIF) {
+            i++;
+            continue;
+        }
+        int rc = t->engine->match(t, rule->re, key, spans, nspans, why, sizeof(why));
+        if (rc < 0) {
+            result->value =
+                xasprintf("%s map %s, line %d: %s", t->engine->name, t->path, rule->line, why);
+            result->where = table_where(t->path, rule->line);
+            status = -1;
+        } else if (rule->op == RX_IF) {
+            i = rc != rule->negated ? i + 1 : rule->skip_to;
+        } else if (rc != rule->negated) {
+            result->value = rx_expand(rule, key, spans);
+            result->where = table_where(t->path, rule->line);
+            status = 1;
+        } else {
+            i++;
+        }
+    }
+    free(spans);
+    return status;
+}
+
+static const struct table_ops rx_ops = {rx_lookup, rx_table_free};
+
+static int rx_open(struct table *table, const struct rx_engine *engine, char *err, size_t errlen)
+{
+    struct table_lines lines;
+
+    if (table_lines_open(&lines, table->path, err, errlen) < 0)
+        return -1;
+    struct rx_table *t = xcalloc(1, sizeof(*t));
+    t->engine = engine;
+    t->path = table->path;
+    int status = rx_load(t, &lines, err, errlen);
+    table_lines_close(&lines);
+    if (status < 0) {
+        rx_table_free(t);
+        return -1;
+    }
+    if (engine == &pcre_engine) {
+        t->mctx = pcre2_match_context_create(NULL);
+        pcre2_set_match_limit(t->mctx, PCRE_MATCH_LIMIT);
+        pcre2_set_depth_limit(t->mctx, PCRE_DEPTH_LIMIT);
+        t->mdata = pcre2_match_data_create((uint32_t)t->max_groups + 1, NULL);
+        if (t->mctx == NULL || t->mdata == NULL)
+            msg_fatal("out of memory creating pcre2 match data");
+    }
+    table->kind = TABLE_KIND_REGEX;
+    table->ops = &rx_ops;
+    table->priv = t;
+    return 0;
+}
 
 int table_open_pcre(struct table *table, const char *name, char *err, size_t errlen)
 {
     (void)name;
-    snprintf(err, errlen, "unsupported table type: %s", table->spec);
-    return -1;
+    return rx_open(table, &pcre_engine, err, errlen);
 }
 
 int table_open_regexp(struct table *table, const char *name, char *err, size_t errlen)
 {
     (void)name;
-    snprintf(err, errlen, "unsupported table type: %s", table->spec);
-    return -1;
+    return rx_open(table, &posix_engine, err, errlen);
 }

@@ -1,0 +1,310 @@
+/* test_rules_table_regex.c - pcre: and regexp: tables (rules/table.h).
+ * Expected answers were taken from postmap -q (Postfix 3.7.11) on the same
+ * files; where scand refuses a table that Postfix loads with a warning, the
+ * case says so. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rules/table.h"
+
+static void write_file(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+}
+
+static struct table *open_text(const char *type, const char *text, char *path)
+{
+    char spec[256];
+    char err[1024] = "";
+
+    write_file(path, text);
+    snprintf(spec, sizeof(spec), "%s:%s", type, path);
+    struct table *table = table_open(spec, err, sizeof(err));
+    if (table == NULL)
+        fail_msg("%s: %s", spec, err);
+    assert_int_equal(table_kind(table), TABLE_KIND_REGEX);
+    return table;
+}
+
+struct lookup_case {
+    const char *label;
+    const char *key;
+    const char *value; /* NULL: not found */
+    int line;
+};
+
+static void check_lookups(struct table *table, const char *path, const struct lookup_case *cases,
+                          size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct lookup_case *c = &cases[i];
+        struct table_result r;
+        int status = table_lookup(table, c->key, &r);
+        if (c->value == NULL) {
+            if (status != 0)
+                fail_msg("%s: \"%s\" gave %d \"%s\", expected not found", c->label, c->key, status,
+                         r.value);
+            continue;
+        }
+        if (status != 1)
+            fail_msg("%s: \"%s\" gave %d, expected \"%s\"", c->label, c->key, status, c->value);
+        if (strcmp(r.value, c->value) != 0)
+            fail_msg("%s: \"%s\" gave \"%s\", expected \"%s\"", c->label, c->key, r.value,
+                     c->value);
+        char where[1200];
+        snprintf(where, sizeof(where), "%s, line %d", path, c->line);
+        if (strcmp(r.where, where) != 0)
+            fail_msg("%s: where \"%s\", expected \"%s\"", c->label, r.where, where);
+        table_result_free(&r);
+    }
+}
+
+/* Valid in both dialects. */
+static const char common_text[] = "/^(a)(b)?c$/ r1=$1 r2=[$2] b=${1}x p=$(1)y d=$$ end\n" /* 1 */
+                                  "/^ABC$/i casesens\n"                                   /* 2 */
+                                  "/^Mixed$/ insens\n"                                    /* 3 */
+                                  "/a\\/b/ slash\n"                                       /* 4 */
+                                  "if /^if/\n"                                            /* 5 */
+                                  "if !/^ifnot/\n"                                        /* 6 */
+                                  "/./ inner\n"                                           /* 7 */
+                                  "endif\n"                                               /* 8 */
+                                  "endif\n"                                               /* 9 */
+                                  "!/^[a-z]+$/ notlower\n"                                /* 10 */
+                                  "/(x)|(y)/ [$1][$2]\n"                                  /* 11 */
+                                  "/tw(o)z/ $2\n"                                         /* 12 */
+                                  "%^pct(.)$% percent $1\n"                               /* 13 */
+                                  "/^multi$/ a\n"                                         /* 14 */
+                                  "  b\n"                                                 /* 15 */
+                                  "# comment\n"                                           /* 16 */
+                                  "/^mt$/\n"                                              /* 17 */
+                                  "IF /^upif/\n"                                          /* 18 */
+                                  "/^upif$/ upper keywords\n"                             /* 19 */
+                                  "EndIf\n"                                               /* 20 */
+                                  "/^(q)$/ ${1}${1}$1-$(1)\n";                            /* 21 */
+
+static const struct lookup_case common_cases[] = {
+    {"all substitution forms and $$", "abc", "r1=a r2=[b] b=ax p=ay d=$ end", 1},
+    {"unmatched optional group is empty", "ac", "r1=a r2=[] b=ax p=ay d=$ end", 1},
+    {"caseless by default; $1 keeps the key's case", "ABC", "r1=A r2=[B] b=Ax p=Ay d=$ end", 1},
+    {"i flag toggles to case-sensitive (rule 2 would not match abC)", "Abc",
+     "r1=A r2=[b] b=Ax p=Ay d=$ end", 1},
+    {"default caseless", "MIXED", "insens", 3},
+    {"escaped delimiter", "a/b", "slash", 4},
+    {"nested if, both true", "iffy", "inner", 7},
+    {"nested if !, inner false skips to endif; later rules see it", "ifnot", NULL, 0},
+    {"negated rule fires when no match", "UPPER1", "notlower", 10},
+    {"first alternative group set, second empty", "x", "[x][]", 11},
+    {"second alternative group", "y", "[][y]", 11},
+    {"rule with out-of-range $2 dropped", "twoz", NULL, 0},
+    {"other delimiter", "pctz", "percent z", 13},
+    {"continuation joined", "multi", "a  b", 14},
+    {"no result text gives empty", "mt", "", 17},
+    {"IF/ENDIF keywords any case", "upif", "upper keywords", 19},
+    {"adjacent references", "q", "qqq-q", 21},
+    {"no rule matches", "zzz", NULL, 0},
+};
+
+static void test_common(void **state)
+{
+    static const char *types[] = {"pcre", "regexp"};
+    (void)state;
+    for (size_t t = 0; t < 2; t++) {
+        char path[] = "/tmp/test_rules_table_regex_XXXXXX";
+        struct table *table = open_text(types[t], common_text, path);
+        check_lookups(table, path, common_cases, sizeof(common_cases) / sizeof(common_cases[0]));
+        assert_false(table_changed(table));
+        table_free(table);
+        unlink(path);
+    }
+}
+
+static const char pcre_text[] =
+    "/^abc$/ default\n"                                           /* 1 */
+    "/^A(.)B$/ dotall=$1\n"                                       /* 2 */
+    "/^c.d$/s nodotall\n"                                         /* 3 */
+    "/^line2$/m multiline\n"                                      /* 4 */
+    "/^x y z$/x extended\n"                                       /* 5 */
+    "/s(\\d+)/A anchored\n"                                       /* 6 */
+    "/^end$/E endonly\n"                                          /* 7 */
+    "/^(u+)/U ungreedy=$1\n"                                      /* 8 */
+    "/^(?!owner-)(.*)-outgoing@(.*)/ 550 Use ${1}@${2} instead\n" /* 9 */
+    "/^CaSe$/i exact\n"                                           /* 10 */
+    "!/./ nothing\n";                                             /* 11 */
+
+static const struct lookup_case pcre_cases[] = {
+    {"dot matches newline by default", "a\nb", "dotall=\n", 2},
+    {"s toggles dotall off", "c\nd", NULL, 0},
+    {"m: ^ after a newline", "line1\nline2", "multiline", 4},
+    {"x ignores pattern white space", "xyz", "extended", 5},
+    {"A anchors at start", "s12", "anchored", 6},
+    {"A: not anchored elsewhere", "xs12", NULL, 0},
+    {"E: $ does not match before a final newline", "end\n", NULL, 0},
+    {"E: plain end", "end", "endonly", 7},
+    {"U makes + lazy", "uuu", "ungreedy=u", 8},
+    {"pcre_table(5) example", "list-outgoing@example.com", "550 Use list@example.com instead", 9},
+    {"negative lookahead", "owner-list-outgoing@example.com", NULL, 0},
+    {"i: case-sensitive exact", "CaSe", "exact", 10},
+    {"i: case-sensitive miss", "case", NULL, 0},
+    {"negated pattern on empty key", "", "nothing", 11},
+};
+
+static void test_pcre_flags(void **state)
+{
+    char path[] = "/tmp/test_rules_table_regex_XXXXXX";
+    (void)state;
+    struct table *table = open_text("pcre", pcre_text, path);
+    check_lookups(table, path, pcre_cases, sizeof(pcre_cases) / sizeof(pcre_cases[0]));
+    table_free(table);
+    unlink(path);
+}
+
+static const char regexp_text[] = "/^a.b$/ dot-newline\n"            /* 1 */
+                                  "/^line2$/m multiline\n"           /* 2 */
+                                  "/^a+c$/x basic\n"                 /* 3 */
+                                  "/^a\\+c$/x basic-plus\n"          /* 4 */
+                                  "/^CaSe$/i exact\n"                /* 5 */
+                                  "/^([0-9]+)\\.([0-9]+)$/ $2.$1\n"; /* 6 */
+
+static const struct lookup_case regexp_cases[] = {
+    {"no REG_NEWLINE: dot matches newline", "a\nb", "dot-newline", 1},
+    {"m: ^ after a newline", "line1\nline2", "multiline", 2},
+    {"x toggles extended off: + is literal in basic", "a+c", "basic", 3},
+    {"basic: GNU \\+ repeats", "aac", "basic-plus", 4},
+    {"i: case-sensitive", "CaSe", "exact", 5},
+    {"i: case-sensitive miss", "CASE", NULL, 0},
+    {"groups swapped", "12.34", "34.12", 6},
+};
+
+static void test_regexp_flags(void **state)
+{
+    char path[] = "/tmp/test_rules_table_regex_XXXXXX";
+    (void)state;
+    struct table *table = open_text("regexp", regexp_text, path);
+    check_lookups(table, path, regexp_cases, sizeof(regexp_cases) / sizeof(regexp_cases[0]));
+    table_free(table);
+    unlink(path);
+}
+
+/* Rules Postfix drops with a warning: the table loads, the rule is gone. */
+static const char dropped_text[] = "/^(a)$/ r=$0\n"            /* 1: $0 */
+                                   "/^(a)$/ r=$abc\n"          /* 2: non-numeric */
+                                   "/^(a)$/ r=$ x\n"           /* 3: empty name */
+                                   "/^(a)$/ r=${1\n"           /* 4: truncated */
+                                   "!/^(b)$/ r=$1\n"           /* 5: $n negated */
+                                   "/^(a)$/ r=$1x\n"           /* 6: "1x" is a name */
+                                   "/^(a)$/ kept=$1\n"         /* 7 */
+                                   "!/^(b)$/ negated $$ ok\n"; /* 8 */
+
+static void test_dropped_rules(void **state)
+{
+    static const struct lookup_case cases[] = {
+        {"rules 1-6 dropped, 7 answers", "a", "kept=a", 7},
+        {"negated rule with only $$ kept", "c", "negated $ ok", 8},
+    };
+    (void)state;
+    for (int t = 0; t < 2; t++) {
+        char path[] = "/tmp/test_rules_table_regex_XXXXXX";
+        struct table *table = open_text(t ? "regexp" : "pcre", dropped_text, path);
+        check_lookups(table, path, cases, 2);
+        table_free(table);
+        unlink(path);
+    }
+}
+
+struct error_case {
+    const char *label;
+    const char *type;
+    const char *text;
+    const char *err; /* after "PATH, " */
+};
+
+/* Postfix warns and skips these; scand refuses the table. */
+static const struct error_case error_cases[] = {
+    {"pcre: bad pattern", "pcre", "/ok/ x\n\n/bad(/ x\n",
+     "line 3: error in regex at offset 4: missing closing parenthesis"},
+    {"regexp: bad pattern", "regexp", "/bad(/ x\n", "line 1: Unmatched ( or \\("},
+    {"no closing delimiter", "pcre", "# c\n/x\n", "line 2: no closing regexp delimiter \"/\""},
+    {"unknown flag", "pcre", "/x/q y\n", "line 1: unknown regexp option \"q\""},
+    {"pcre flag unknown to regexp", "regexp", "/x/s y\n", "line 1: unknown regexp option \"s\""},
+    {"no pattern after !", "pcre", "!\n", "line 1: no regexp"},
+    {"unrecognized request", "regexp", "foo bar\n", "line 1: unrecognized request: \"foo bar\""},
+    {"if without endif", "pcre", "if /a/\n/b/ c\n", "line 1: IF has no matching ENDIF"},
+    {"innermost open if named", "pcre", "if /a/\nif /b/\nendif\nif /c/\n",
+     "line 4: IF has no matching ENDIF"},
+    {"endif without if", "regexp", "/a/ b\nendif\n", "line 2: ENDIF without matching IF"},
+    {"line of a continued logical line is its first", "pcre", "/a/ b\n/bad(/\n  x\n",
+     "line 2: error in regex at offset 4: missing closing parenthesis"},
+    {"bad pattern inside if", "pcre", "if /a/\n/(/ x\nendif\n",
+     "line 2: error in regex at offset 1: missing closing parenthesis"},
+};
+
+static void test_load_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
+        const struct error_case *c = &error_cases[i];
+        char path[] = "/tmp/test_rules_table_regex_XXXXXX";
+        char spec[256];
+        char err[1024] = "";
+        char want[1200];
+        write_file(path, c->text);
+        snprintf(spec, sizeof(spec), "%s:%s", c->type, path);
+        struct table *table = table_open(spec, err, sizeof(err));
+        unlink(path);
+        if (table != NULL)
+            fail_msg("%s: loaded", c->label);
+        snprintf(want, sizeof(want), "%s, %s", path, c->err);
+        if (strcmp(err, want) != 0)
+            fail_msg("%s: error \"%s\", expected \"%s\"", c->label, err, want);
+    }
+    char err[512] = "";
+    assert_null(table_open("pcre:/nonexistent/x.pcre", err, sizeof(err)));
+    assert_string_equal(err, "open database /nonexistent/x.pcre: No such file or directory");
+}
+
+/* A catastrophic-backtracking pattern on a long key hits the match limit:
+ * a lookup error, never a silent "not found" that would let mail by. */
+static void test_pcre_match_limit(void **state)
+{
+    char path[] = "/tmp/test_rules_table_regex_XXXXXX";
+    char key[64];
+    struct table_result r;
+    (void)state;
+
+    struct table *table = open_text("pcre", "/^(a+)+$/ slow\n/b/ later\n", path);
+    memset(key, 'a', 40);
+    strcpy(key + 40, "!");
+    assert_int_equal(table_lookup(table, key, &r), -1);
+    assert_non_null(r.value);
+    char want[256];
+    snprintf(want, sizeof(want), "pcre map %s, line 1: ", path);
+    if (strncmp(r.value, want, strlen(want)) != 0 || strstr(r.value, "limit") == NULL)
+        fail_msg("reason \"%s\"", r.value);
+    table_result_free(&r);
+    assert_int_equal(table_lookup(table, "aaaa", &r), 1);
+    assert_string_equal(r.value, "slow");
+    table_result_free(&r);
+    table_free(table);
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_common),       cmocka_unit_test(test_pcre_flags),
+        cmocka_unit_test(test_regexp_flags), cmocka_unit_test(test_dropped_rules),
+        cmocka_unit_test(test_load_errors),  cmocka_unit_test(test_pcre_match_limit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
