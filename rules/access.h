@@ -12,6 +12,9 @@ struct access_options {
     const char *recipient_delimiter; /* "" or NULL: none; may hold several characters */
     int parent_domain_matches_subdomains; /* smtpd_access_maps listed there (default yes) */
     const char *null_access_lookup_key;   /* smtpd_null_access_lookup_key, default "<>" */
+    /* Added by R2: $myorigin, appended to an address without @domain before
+     * the lookup, as Postfix's resolver qualifies it; NULL or "": none. */
+    const char *myorigin;
 };
 
 /* Told about every key tried, for --explain. result is NULL when the key

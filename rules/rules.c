@@ -1,43 +1,648 @@
-/* rules.c - see rules.h. PLACEHOLDER so the daemon links while the engine
- * is written: it compiles nothing and accepts everything. */
+/*
+ * rules.c - loading Postfix's smtpd restrictions (see rules.h); the
+ * evaluation is in restrict_eval.c.
+ *
+ * Policy, decided here for everything that follows:
+ *
+ *  - Defaults are Postfix 3.7's, with three deliberate exceptions, because
+ *    scand runs AFTER the queue, behind Postfix's own smtpd:
+ *      smtpd_relay_restrictions = (empty). Postfix's default
+ *        "permit_mynetworks, permit_sasl_authenticated,
+ *        defer_unauth_destination" would defer every message that Postfix
+ *        already accepted for relaying (the original client is not in our
+ *        mynetworks and we know nothing of its SASL login). Postfix itself
+ *        already enforced its relay policy before the queue.
+ *      mynetworks = 127.0.0.0/8 [::1]/128. Postfix 3.x's compatible
+ *        default is mynetworks_style = host, i.e. only this host's own
+ *        addresses; after the queue "our networks" can only mean the host
+ *        itself, and scand does not enumerate interfaces.
+ *      mydestination = $myhostname, localhost (Postfix adds
+ *        localhost.$mydomain; scand has no $mydomain).
+ *    smtpd_relay_before_recipient_restrictions is yes, as with Postfix's
+ *    compatibility_level 3.6 and later.
+ *  - smtpd_delay_reject = no is accepted, with a warning, and behaves as
+ *    yes: after the queue every decision is per recipient anyway.
+ *  - Every list, class and table is parsed and opened here, once. An
+ *    unknown restriction, a missing table argument, a class declared
+ *    without definition, a broken table, and restrictions scand does not
+ *    have are errors naming "FILE, line N". Restrictions that need DNS are
+ *    errors saying "not supported yet".
+ *  - Restrictions that only make sense before the queue, where Postfix
+ *    itself already applied them, are accepted with a warning at load and
+ *    never decide (DUNNO), which is what Postfix does when the feature is
+ *    off: permit_sasl_authenticated, check_sasl_access, the
+ *    *_sender_login_mismatch family (no SASL login after the queue),
+ *    permit_tls_clientcerts, permit_tls_all_clientcerts, check_ccert_access
+ *    (no client certificate), reject_unauth_pipelining (Postfix's smtp
+ *    client pipelines correctly). reject_plaintext_session and
+ *    permit_inet_interfaces are errors: after the queue they would reject
+ *    everything or match nothing meaningful.
+ *  - Restriction class names are case-sensitive, built-in names are not
+ *    (Postfix's strcasecmp() versus its hash table).
+ */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules/rules.h"
+#include "rules/rules_internal.h"
+#include "util/msg.h"
 #include "util/xalloc.h"
 
+#define POSTFIX_PARENT_DOMAIN_MATCHES_SUBDOMAINS                                                   \
+    "debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,"                     \
+    "qmqpd_authorized_clients,relay_domains,smtpd_access_maps"
+
 const struct rules_param rules_params[] = {
+    {"smtpd_restriction_classes", ""},
+    {"smtpd_client_restrictions", ""},
+    {"smtpd_helo_restrictions", ""},
+    {"smtpd_sender_restrictions", ""},
+    {"smtpd_relay_restrictions", ""}, /* scand: empty, see the top comment */
+    {"smtpd_recipient_restrictions", ""},
+    {"smtpd_data_restrictions", ""},
+    {"smtpd_end_of_data_restrictions", ""},
+    {"smtpd_delay_reject", "yes"},
+    {"smtpd_relay_before_recipient_restrictions", "yes"},
+    {"access_map_reject_code", "554"},
+    {"access_map_defer_code", "450"},
+    {"reject_code", "554"},
+    {"defer_code", "450"},
+    {"relay_domains_reject_code", "554"},
+    {"non_fqdn_reject_code", "504"},
+    {"invalid_hostname_reject_code", "501"},
+    {"multi_recipient_bounce_reject_code", "550"},
+    {"recipient_delimiter", ""},
+    {"parent_domain_matches_subdomains", POSTFIX_PARENT_DOMAIN_MATCHES_SUBDOMAINS},
+    {"smtpd_null_access_lookup_key", "<>"},
+    {"mynetworks", "127.0.0.0/8 [::1]/128"}, /* scand: host style, see above */
+    {"relay_domains", ""},
+    {"mydestination", "$myhostname, localhost"},
+    {"myorigin", "$myhostname"},
+    {"allow_percent_hack", "yes"},
+    {"soft_bounce", "no"},
+    {"double_bounce_sender", "double-bounce"},
+    {"address_verify_sender", "$double_bounce_sender"},
     {NULL, NULL},
 };
 
-struct rules {
-    int empty;
+/* Restrictions by name. */
+struct rules_builtin_entry {
+    const char *name;
+    enum rules_op op;
+    int needs_table;
+    const char *unsupported; /* non-NULL: an error saying why */
 };
+
+#define DNS_WHY "is not supported yet (it needs DNS lookups; a later version)"
+#define NOT_YET "is not supported yet"
+#define BEFORE_QUEUE "only makes sense before the queue; Postfix's own smtpd applies it"
+
+static const struct rules_builtin_entry rules_builtins[] = {
+    {"permit", RULES_OP_PERMIT, 0, NULL},
+    {"reject", RULES_OP_REJECT, 0, NULL},
+    {"defer", RULES_OP_DEFER, 0, NULL},
+    {"defer_if_permit", RULES_OP_DEFER_IF_PERMIT, 0, NULL},
+    {"defer_if_reject", RULES_OP_DEFER_IF_REJECT, 0, NULL},
+    {"warn_if_reject", RULES_OP_WARN_IF_REJECT, 0, NULL},
+    {"check_client_access", RULES_OP_CHECK_CLIENT, 1, NULL},
+    {"check_helo_access", RULES_OP_CHECK_HELO, 1, NULL},
+    {"check_sender_access", RULES_OP_CHECK_SENDER, 1, NULL},
+    {"check_recipient_access", RULES_OP_CHECK_RECIPIENT, 1, NULL},
+    {"permit_mynetworks", RULES_OP_PERMIT_MYNETWORKS, 0, NULL},
+    {"permit_auth_destination", RULES_OP_PERMIT_AUTH_DEST, 0, NULL},
+    {"reject_unauth_destination", RULES_OP_REJECT_UNAUTH_DEST, 0, NULL},
+    {"defer_unauth_destination", RULES_OP_DEFER_UNAUTH_DEST, 0, NULL},
+    {"reject_non_fqdn_helo_hostname", RULES_OP_REJECT_NON_FQDN_HELO, 0, NULL},
+    {"reject_non_fqdn_hostname", RULES_OP_REJECT_NON_FQDN_HELO, 0, NULL},
+    {"reject_invalid_helo_hostname", RULES_OP_REJECT_INVALID_HELO, 0, NULL},
+    {"reject_invalid_hostname", RULES_OP_REJECT_INVALID_HELO, 0, NULL},
+    {"reject_non_fqdn_sender", RULES_OP_REJECT_NON_FQDN_SENDER, 0, NULL},
+    {"reject_non_fqdn_recipient", RULES_OP_REJECT_NON_FQDN_RCPT, 0, NULL},
+    {"reject_multi_recipient_bounce", RULES_OP_REJECT_MULTI_RCPT_BOUNCE, 0, NULL},
+    /* Before the queue only: accepted, never decide (see top comment). */
+    {"permit_sasl_authenticated", RULES_OP_NOOP, 0, NULL},
+    {"reject_sender_login_mismatch", RULES_OP_NOOP, 0, NULL},
+    {"reject_authenticated_sender_login_mismatch", RULES_OP_NOOP, 0, NULL},
+    {"reject_known_sender_login_mismatch", RULES_OP_NOOP, 0, NULL},
+    {"reject_unauthenticated_sender_login_mismatch", RULES_OP_NOOP, 0, NULL},
+    {"permit_tls_clientcerts", RULES_OP_NOOP, 0, NULL},
+    {"permit_tls_all_clientcerts", RULES_OP_NOOP, 0, NULL},
+    {"reject_unauth_pipelining", RULES_OP_NOOP, 0, NULL},
+    {"check_ccert_access", RULES_OP_NOOP, 1, NULL},
+    {"check_sasl_access", RULES_OP_NOOP, 1, NULL},
+    {"reject_plaintext_session", RULES_OP_INVALID, 0, BEFORE_QUEUE},
+    {"permit_inet_interfaces", RULES_OP_INVALID, 0, BEFORE_QUEUE},
+    /* DNS and other services: later work. */
+    {"reject_rbl_client", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_rbl", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_maps_rbl", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_rhsbl_client", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_rhsbl_reverse_client", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_rhsbl_helo", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_rhsbl_sender", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_rhsbl_recipient", RULES_OP_INVALID, 0, DNS_WHY},
+    {"permit_dnswl_client", RULES_OP_INVALID, 0, DNS_WHY},
+    {"permit_rhswl_client", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_unknown_client_hostname", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_unknown_client", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_unknown_reverse_client_hostname", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_unknown_forward_client_hostname", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_unknown_helo_hostname", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_unknown_hostname", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_unknown_sender_domain", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_unknown_recipient_domain", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_unknown_address", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_unverified_sender", RULES_OP_INVALID, 0, DNS_WHY},
+    {"reject_unverified_recipient", RULES_OP_INVALID, 0, DNS_WHY},
+    {"permit_mx_backup", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_client_mx_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_client_ns_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_client_a_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_reverse_client_mx_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_reverse_client_ns_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_reverse_client_a_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_helo_mx_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_helo_ns_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_helo_a_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_sender_mx_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_sender_ns_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_sender_a_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_recipient_mx_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_recipient_ns_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_recipient_a_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_reverse_client_access", RULES_OP_INVALID, 0, DNS_WHY},
+    {"check_policy_service", RULES_OP_INVALID, 0, NOT_YET},
+    {"reject_unlisted_sender", RULES_OP_INVALID, 0, NOT_YET " (it needs Postfix's address maps)"},
+    {"reject_unlisted_recipient", RULES_OP_INVALID, 0,
+     NOT_YET " (it needs Postfix's address maps)"},
+    {"check_recipient_maps", RULES_OP_INVALID, 0, NOT_YET " (it needs Postfix's address maps)"},
+    {"check_relay_domains", RULES_OP_INVALID, 0, NOT_YET " (use reject_unauth_destination)"},
+    {"permit_naked_ip_address", RULES_OP_INVALID, 0, NOT_YET " (use permit_mynetworks)"},
+    {"check_etrn_access", RULES_OP_INVALID, 0, NOT_YET " (no ETRN after the queue)"},
+    {"sleep", RULES_OP_INVALID, 0, NOT_YET},
+    {NULL, RULES_OP_INVALID, 0, NULL},
+};
+
+int rules_builtin(const char *name, enum rules_op *op, int *needs_table, const char **why)
+{
+    for (const struct rules_builtin_entry *e = rules_builtins; e->name != NULL; e++) {
+        if (strcasecmp(e->name, name) != 0)
+            continue;
+        *op = e->op;
+        *needs_table = e->needs_table;
+        *why = e->unsupported;
+        return e->unsupported != NULL ? -1 : 1;
+    }
+    return 0;
+}
+
+char **rules_split(const char *value, size_t *count)
+{
+    char **words = NULL;
+    size_t n = 0;
+    const char *cp = value;
+
+    for (;;) {
+        size_t span;
+        cp += strspn(cp, ", \t\r\n");
+        if (*cp == '\0')
+            break;
+        span = strcspn(cp, ", \t\r\n");
+        words = xrealloc(words, (n + 1) * sizeof(*words));
+        words[n++] = xstrndup(cp, span);
+        cp += span;
+    }
+    *count = n;
+    return words;
+}
+
+void rules_split_free(char **words, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(words[i]);
+    free(words);
+}
+
+struct rules_class *rules_find_class(const struct rules *rules, const char *name)
+{
+    for (size_t i = 0; i < rules->class_count; i++)
+        if (strcmp(rules->classes[i].name, name) == 0)
+            return &rules->classes[i];
+    return NULL;
+}
+
+struct table *rules_open_table(struct rules *rules, const char *spec, char *err, size_t errlen)
+{
+    struct table *table;
+
+    for (size_t i = 0; i < rules->table_count; i++)
+        if (strcmp(rules->tables[i].spec, spec) == 0)
+            return rules->tables[i].table;
+    if ((table = table_open(spec, err, errlen)) == NULL)
+        return NULL;
+    rules->tables = xrealloc(rules->tables, (rules->table_count + 1) * sizeof(*rules->tables));
+    rules->tables[rules->table_count].spec = xstrdup(spec);
+    rules->tables[rules->table_count].table = table;
+    rules->table_count++;
+    return table;
+}
+
+static void rules_list_add(struct rules_list *list, enum rules_op op, const char *name,
+                           struct table *table, struct rules_class *klass)
+{
+    struct rules_item *item;
+
+    list->items = xrealloc(list->items, (list->count + 1) * sizeof(*list->items));
+    item = &list->items[list->count++];
+    item->op = op;
+    item->name = xstrdup(name);
+    item->table = table;
+    item->klass = klass;
+}
+
+void rules_list_free(struct rules_list *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i].name);
+    free(list->items);
+    free(list->param);
+    memset(list, 0, sizeof(*list));
+}
+
+/* Where a parameter was set, for error messages. */
+static void rules_where(const struct rules_source *source, const char *name, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (source->where != NULL)
+        source->where(source->ctx, name, buf, len);
+    if (buf[0] == '\0')
+        snprintf(buf, len, "parameter %s", name);
+}
+
+static const char *rules_get(const struct rules_source *source, const char *name)
+{
+    const char *value = source->get(source->ctx, name);
+
+    if (value == NULL) {
+        for (const struct rules_param *p = rules_params; p->name != NULL; p++)
+            if (strcmp(p->name, name) == 0)
+                return p->default_value;
+    }
+    return value;
+}
+
+/* One restriction list: names resolved, tables opened. */
+static int rules_parse_list(struct rules *rules, const struct rules_source *source,
+                            const char *param, struct rules_list *list, char *err, size_t errlen)
+{
+    const char *value = rules_get(source, param);
+    char where[512];
+    size_t count;
+    char **words;
+    int rc = 0;
+
+    list->param = xstrdup(param);
+    if (value == NULL)
+        return 0;
+    rules_where(source, param, where, sizeof(where));
+    words = rules_split(value, &count);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const char *name = words[i];
+        enum rules_op op;
+        int needs_table;
+        const char *why;
+        struct rules_class *klass;
+        struct table *table;
+        char terr[1024];
+        int known = rules_builtin(name, &op, &needs_table, &why);
+
+        if (known < 0) {
+            snprintf(err, errlen, "%s: parameter %s: restriction \"%s\" %s", where, param, name,
+                     why);
+            rc = -1;
+        } else if (known > 0 && needs_table) {
+            if (i + 1 >= count || strchr(words[i + 1], ':') == NULL) {
+                snprintf(err, errlen,
+                         "%s: parameter %s: restriction %s: bad argument \"%s\": need "
+                         "maptype:mapname",
+                         where, param, name, i + 1 < count ? words[i + 1] : "");
+                rc = -1;
+            } else if ((table = rules_open_table(rules, words[++i], terr, sizeof(terr))) == NULL) {
+                snprintf(err, errlen, "%s: parameter %s: %s", where, param, terr);
+                rc = -1;
+            } else {
+                if (op == RULES_OP_NOOP)
+                    msg_warn("%s: parameter %s: restriction %s: %s; it never decides here", where,
+                             param, name, BEFORE_QUEUE);
+                rules_list_add(list, op, name, table, NULL);
+            }
+        } else if (known > 0) {
+            if (op == RULES_OP_NOOP)
+                msg_warn("%s: parameter %s: restriction %s: %s; it never decides here", where,
+                         param, name, BEFORE_QUEUE);
+            rules_list_add(list, op, name, NULL, NULL);
+        } else if ((klass = rules_find_class(rules, name)) != NULL) {
+            rules_list_add(list, RULES_OP_CLASS, name, NULL, klass);
+        } else if (strchr(name, ':') != NULL) {
+            if ((table = rules_open_table(rules, name, terr, sizeof(terr))) == NULL) {
+                snprintf(err, errlen, "%s: parameter %s: %s", where, param, terr);
+                rc = -1;
+            } else {
+                rules_list_add(list, RULES_OP_BARE_TABLE, name, table, NULL);
+            }
+        } else {
+            snprintf(err, errlen, "%s: parameter %s: unknown restriction \"%s\"", where, param,
+                     name);
+            rc = -1;
+        }
+    }
+    rules_split_free(words, count);
+    return rc;
+}
+
+void rules_parse_runtime(const struct rules *rules, const char *value, struct rules_list *list)
+{
+    size_t count;
+    char **words = rules_split(value, &count);
+
+    memset(list, 0, sizeof(*list));
+    list->param = xstrdup("table result");
+    for (size_t i = 0; i < count; i++) {
+        const char *name = words[i];
+        enum rules_op op;
+        int needs_table;
+        const char *why;
+        struct rules_class *klass;
+        int known = rules_builtin(name, &op, &needs_table, &why);
+        char *text = NULL;
+
+        if (known > 0 && !needs_table) {
+            rules_list_add(list, op, name, NULL, NULL);
+            continue;
+        }
+        if (known == 0 && (klass = rules_find_class(rules, name)) != NULL) {
+            rules_list_add(list, RULES_OP_CLASS, name, NULL, klass);
+            continue;
+        }
+        /* A table cannot appear here (the caller refused any ':'). */
+        if (known > 0)
+            text = xasprintf("restriction %s: bad argument \"%s\": need maptype:mapname", name,
+                             i + 1 < count ? words[i + 1] : "");
+        else if (known < 0)
+            text = xasprintf("restriction \"%s\" %s", name, why);
+        else
+            text = xasprintf("unknown smtpd restriction: \"%s\"", name);
+        rules_list_add(list, RULES_OP_INVALID, text, NULL, NULL);
+        free(text);
+    }
+    rules_split_free(words, count);
+}
+
+/* Declared classes first (so that lists may name them), then each
+ * definition. */
+static int rules_load_classes(struct rules *rules, const struct rules_source *source, char *err,
+                              size_t errlen)
+{
+    const char *value = rules_get(source, "smtpd_restriction_classes");
+    size_t count;
+    char **names = rules_split(value != NULL ? value : "", &count);
+    char where[512];
+    int rc = 0;
+
+    rules->classes = xcalloc(count + 1, sizeof(*rules->classes));
+    for (size_t i = 0; i < count; i++) {
+        if (rules_find_class(rules, names[i]) != NULL)
+            continue;
+        rules->classes[rules->class_count++].name = xstrdup(names[i]);
+    }
+    for (size_t i = 0; rc == 0 && i < rules->class_count; i++) {
+        struct rules_class *klass = &rules->classes[i];
+        const char *def = source->get(source->ctx, klass->name);
+        if (def == NULL || *def == '\0') {
+            rules_where(source, "smtpd_restriction_classes", where, sizeof(where));
+            snprintf(err, errlen, "%s: restriction class `%s' needs a definition", where,
+                     klass->name);
+            rc = -1;
+            break;
+        }
+        rc = rules_parse_list(rules, source, klass->name, &klass->list, err, errlen);
+    }
+    rules_split_free(names, count);
+    return rc;
+}
+
+static int rules_bool(const struct rules_source *source, const char *name, int *value, char *err,
+                      size_t errlen)
+{
+    const char *text = rules_get(source, name);
+    char where[512];
+
+    if (text == NULL || strcasecmp(text, "yes") == 0 || strcasecmp(text, "true") == 0) {
+        *value = text != NULL;
+        return 0;
+    }
+    if (strcasecmp(text, "no") == 0 || strcasecmp(text, "false") == 0) {
+        *value = 0;
+        return 0;
+    }
+    rules_where(source, name, where, sizeof(where));
+    snprintf(err, errlen, "%s: bad boolean configuration: %s = %s", where, name, text);
+    return -1;
+}
+
+/* A reply code. Postfix reads any number and checks it only when it
+ * replies (then "450 4.7.1 Service unavailable"); we refuse non-numbers. */
+static int rules_code(const struct rules_source *source, const char *name, int *value, char *err,
+                      size_t errlen)
+{
+    const char *text = rules_get(source, name);
+    char where[512];
+
+    if (text != NULL && *text != '\0' && strspn(text, "0123456789") == strlen(text) &&
+        strlen(text) <= 4) {
+        *value = atoi(text);
+        return 0;
+    }
+    rules_where(source, name, where, sizeof(where));
+    snprintf(err, errlen, "%s: bad numerical configuration: %s = %s", where, name,
+             text != NULL ? text : "");
+    return -1;
+}
+
+/* Whether name is listed in parent_domain_matches_subdomains. */
+static int rules_parent_style(const struct rules_source *source, const char *name)
+{
+    const char *value = rules_get(source, "parent_domain_matches_subdomains");
+    size_t count;
+    char **words = rules_split(value != NULL ? value : "", &count);
+    int found = 0;
+
+    for (size_t i = 0; i < count && !found; i++)
+        found = strcmp(words[i], name) == 0;
+    rules_split_free(words, count);
+    return found;
+}
+
+static int rules_load_params(struct rules *rules, const struct rules_source *source, char *err,
+                             size_t errlen)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } codes[] = {
+        {"access_map_reject_code", offsetof(struct rules, access_map_reject_code)},
+        {"access_map_defer_code", offsetof(struct rules, access_map_defer_code)},
+        {"reject_code", offsetof(struct rules, reject_code)},
+        {"defer_code", offsetof(struct rules, defer_code)},
+        {"relay_domains_reject_code", offsetof(struct rules, relay_code)},
+        {"non_fqdn_reject_code", offsetof(struct rules, non_fqdn_code)},
+        {"invalid_hostname_reject_code", offsetof(struct rules, bad_name_code)},
+        {"multi_recipient_bounce_reject_code", offsetof(struct rules, multi_rcpt_code)},
+    };
+    int delay_reject;
+    const char *text;
+
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (rules_code(source, codes[i].name, (int *)((char *)rules + codes[i].offset), err,
+                       errlen) < 0)
+            return -1;
+    if (rules_bool(source, "smtpd_delay_reject", &delay_reject, err, errlen) < 0 ||
+        rules_bool(source, "soft_bounce", &rules->soft_bounce, err, errlen) < 0 ||
+        rules_bool(source, "allow_percent_hack", &rules->allow_percent_hack, err, errlen) < 0 ||
+        rules_bool(source, "smtpd_relay_before_recipient_restrictions",
+                   &rules->relay_before_recipient, err, errlen) < 0)
+        return -1;
+    if (!delay_reject)
+        msg_warn("smtpd_delay_reject = no: after the queue scand evaluates the client, helo and "
+                 "sender restrictions at each recipient, as with yes");
+    text = rules_get(source, "recipient_delimiter");
+    rules->recipient_delimiter = xstrdup(text != NULL ? text : "");
+    text = rules_get(source, "smtpd_null_access_lookup_key");
+    rules->null_access_lookup_key = xstrdup(text != NULL ? text : "<>");
+    text = rules_get(source, "myorigin");
+    rules->myorigin = xstrdup(text != NULL ? text : "");
+    text = rules_get(source, "address_verify_sender");
+    if (text != NULL && *text != '\0' && strcmp(text, "<>") != 0) {
+        rules->verify_sender = strchr(text, '@') != NULL || *rules->myorigin == '\0'
+                                   ? xstrdup(text)
+                                   : xasprintf("%s@%s", text, rules->myorigin);
+    }
+    rules->access.recipient_delimiter = rules->recipient_delimiter;
+    rules->access.null_access_lookup_key = rules->null_access_lookup_key;
+    rules->access.myorigin = rules->myorigin;
+    rules->access.parent_domain_matches_subdomains =
+        rules_parent_style(source, "smtpd_access_maps");
+    return 0;
+}
+
+static int rules_load_match_lists(struct rules *rules, const struct rules_source *source, char *err,
+                                  size_t errlen)
+{
+    static const char *const names[] = {"mynetworks", "relay_domains", "mydestination"};
+    struct rules_match_list *lists[] = {&rules->mynetworks, &rules->relay_domains,
+                                        &rules->mydestination};
+    char where[512];
+
+    for (size_t i = 0; i < 3; i++) {
+        rules_where(source, names[i], where, sizeof(where));
+        if (rules_match_list_load(rules, lists[i], names[i], rules_get(source, names[i]), where,
+                                  rules_parent_style(source, names[i]), err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int rules_load_lists(struct rules *rules, const struct rules_source *source, char *err,
+                            size_t errlen)
+{
+    static const char *const names[] = {"smtpd_client_restrictions",     "smtpd_helo_restrictions",
+                                        "smtpd_sender_restrictions",     "smtpd_relay_restrictions",
+                                        "smtpd_recipient_restrictions",  "smtpd_data_restrictions",
+                                        "smtpd_end_of_data_restrictions"};
+    struct rules_list *lists[] = {&rules->client,    &rules->helo, &rules->sender, &rules->relay,
+                                  &rules->recipient, &rules->data, &rules->eod};
+
+    for (size_t i = 0; i < 7; i++)
+        if (rules_parse_list(rules, source, names[i], lists[i], err, errlen) < 0)
+            return -1;
+    /* DATA and end-of-data have no default check for a bare table. */
+    for (size_t i = 5; i < 7; i++) {
+        for (size_t j = 0; j < lists[i]->count; j++) {
+            if (lists[i]->items[j].op == RULES_OP_BARE_TABLE) {
+                char where[512];
+                rules_where(source, names[i], where, sizeof(where));
+                snprintf(err, errlen,
+                         "%s: parameter %s: specify one of check_client_access, "
+                         "check_helo_access, check_sender_access or check_recipient_access "
+                         "before \"%s\"",
+                         where, names[i], lists[i]->items[j].name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
 
 struct rules *rules_load(const struct rules_source *source, char *err, size_t errlen)
 {
-    (void)source;
-    (void)err;
-    (void)errlen;
     struct rules *rules = xcalloc(1, sizeof(*rules));
-    rules->empty = 1;
+
+    if (rules_load_params(rules, source, err, errlen) < 0 ||
+        rules_load_match_lists(rules, source, err, errlen) < 0 ||
+        rules_load_classes(rules, source, err, errlen) < 0 ||
+        rules_load_lists(rules, source, err, errlen) < 0) {
+        rules_free(rules);
+        return NULL;
+    }
     return rules;
 }
 
 void rules_free(struct rules *rules)
 {
+    if (rules == NULL)
+        return;
+    rules_list_free(&rules->client);
+    rules_list_free(&rules->helo);
+    rules_list_free(&rules->sender);
+    rules_list_free(&rules->relay);
+    rules_list_free(&rules->recipient);
+    rules_list_free(&rules->data);
+    rules_list_free(&rules->eod);
+    for (size_t i = 0; i < rules->class_count; i++) {
+        rules_list_free(&rules->classes[i].list);
+        free(rules->classes[i].name);
+    }
+    free(rules->classes);
+    rules_match_list_free(&rules->mynetworks);
+    rules_match_list_free(&rules->relay_domains);
+    rules_match_list_free(&rules->mydestination);
+    for (size_t i = 0; i < rules->table_count; i++) {
+        table_free(rules->tables[i].table);
+        free(rules->tables[i].spec);
+    }
+    free(rules->tables);
+    free(rules->recipient_delimiter);
+    free(rules->null_access_lookup_key);
+    free(rules->myorigin);
+    free(rules->verify_sender);
     free(rules);
 }
 
 int rules_changed(const struct rules *rules)
 {
-    (void)rules;
+    for (size_t i = 0; i < rules->table_count; i++)
+        if (table_changed(rules->tables[i].table))
+            return 1;
     return 0;
 }
 
 int rules_empty(const struct rules *rules)
 {
-    return rules->empty;
+    size_t total = rules->client.count + rules->helo.count + rules->sender.count +
+                   rules->relay.count + rules->recipient.count + rules->data.count +
+                   rules->eod.count;
+    return total == 0;
 }
 
 void rules_tx_init(struct rules_tx *tx)
@@ -45,19 +650,23 @@ void rules_tx_init(struct rules_tx *tx)
     memset(tx, 0, sizeof(*tx));
 }
 
-void rules_check(struct rules *rules, enum rules_stage stage, const struct rules_query *query,
-                 struct rules_tx *tx, struct rules_verdict *verdict,
-                 const struct rules_explain *explain)
-{
-    (void)rules;
-    (void)stage;
-    (void)query;
-    (void)tx;
-    (void)explain;
-    memset(verdict, 0, sizeof(*verdict));
-}
-
 void rules_verdict_free(struct rules_verdict *verdict)
 {
+    free(verdict->reply);
+    free(verdict->discard);
+    free(verdict->hold);
+    free(verdict->filter);
+    free(verdict->redirect);
+    for (size_t i = 0; i < verdict->bcc_count; i++)
+        free(verdict->bcc[i]);
+    free(verdict->bcc);
+    for (size_t i = 0; i < verdict->prepend_count; i++)
+        free(verdict->prepend[i]);
+    free(verdict->prepend);
+    for (size_t i = 0; i < verdict->note_count; i++) {
+        free(verdict->notes[i].kind);
+        free(verdict->notes[i].text);
+    }
+    free(verdict->notes);
     memset(verdict, 0, sizeof(*verdict));
 }

@@ -108,6 +108,7 @@ struct rules_explain {
  * the transaction. */
 struct rules_tx {
     int discarded;
+    int held; /* added by R2: a HOLD already fired (Postfix logs only the first) */
 };
 void rules_tx_init(struct rules_tx *tx);
 
