@@ -203,12 +203,23 @@ char **rules_split(const char *value, size_t *count)
     size_t n = 0;
     const char *cp = value;
 
+    /* mystrtokq(): separators inside {...} do not split, so that
+     * "inline:{ a=b, c=d }" stays one word. An unbalanced brace runs to the
+     * end (the table then reports it). */
     for (;;) {
-        size_t span;
+        size_t span = 0;
+        int depth = 0;
         cp += strspn(cp, ", \t\r\n");
         if (*cp == '\0')
             break;
-        span = strcspn(cp, ", \t\r\n");
+        for (; cp[span] != '\0'; span++) {
+            if (cp[span] == '{')
+                depth++;
+            else if (cp[span] == '}' && depth > 0)
+                depth--;
+            else if (depth == 0 && strchr(", \t\r\n", cp[span]) != NULL)
+                break;
+        }
         words = xrealloc(words, (n + 1) * sizeof(*words));
         words[n++] = xstrndup(cp, span);
         cp += span;
