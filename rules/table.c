@@ -67,7 +67,8 @@ struct table *table_open(const char *spec, char *err, size_t errlen)
     }
     struct table *table = xcalloc(1, sizeof(*table));
     table->spec = xstrdup(spec);
-    if (type->has_file) {
+    /* "pcre:{ {rule}, ... }" (Postfix 3.7) has its rules in the spec. */
+    if (type->has_file && colon[1] != '{') {
         table->path = xstrdup(colon + 1);
         /* Stat before reading: an edit during the read then shows as a
          * change next time, never the reverse. */

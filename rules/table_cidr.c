@@ -289,11 +289,10 @@ int table_open_cidr(struct table *table, const char *name, char *err, size_t err
 {
     struct table_lines lines;
 
-    (void)name;
-    if (table_lines_open(&lines, table->path, err, errlen) < 0)
+    if (table_lines_for(table, "cidr", name, &lines, err, errlen) < 0)
         return -1;
     struct cidr_table *t = xcalloc(1, sizeof(*t));
-    t->path = table->path;
+    t->path = lines.path;
     int status = cidr_load(t, &lines, err, errlen);
     table_lines_close(&lines);
     if (status < 0) {

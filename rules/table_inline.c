@@ -234,3 +234,34 @@ int table_open_static(struct table *table, const char *name, char *err, size_t e
     table->priv = t;
     return 0;
 }
+
+int table_inline_rules(const char *type, const char *name, struct tbuf *text, char *err,
+                       size_t errlen)
+{
+    char *copy = xstrdup(name);
+    char *body = copy;
+    char *token;
+    char why[512];
+
+    if (unbrace(&body, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s map: %s", type, why);
+        free(copy);
+        return -1;
+    }
+    while ((token = next_token(&body)) != NULL) {
+        if (*token != '{') {
+            snprintf(err, errlen, "%s map: no '{' at start of text in \"%s\"", type, token);
+            free(copy);
+            return -1;
+        }
+        if (unbrace(&token, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "%s map: %s", type, why);
+            free(copy);
+            return -1;
+        }
+        tbuf_add(text, token, strlen(token));
+        tbuf_addch(text, '\n');
+    }
+    free(copy);
+    return 0;
+}

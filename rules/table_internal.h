@@ -66,6 +66,9 @@ struct table_lines {
 /* Read path whole. On error returns -1 with "open database PATH: reason"
  * in err. */
 int table_lines_open(struct table_lines *lines, const char *path, char *err, size_t errlen);
+/* The same over text already in memory (taken over, freed at close); name
+ * stands for the file in messages. */
+void table_lines_text(struct table_lines *lines, const char *name, struct tbuf *text);
 /* 1 with lines->line holding the next logical line, 0 at end of file. */
 int table_lines_next(struct table_lines *lines);
 void table_lines_close(struct table_lines *lines);
@@ -87,6 +90,17 @@ int table_index_put(struct table_index *index, const char *key, const char *valu
 const char *table_index_get(const struct table_index *index, const char *key, int *line);
 size_t table_index_count(const struct table_index *index);
 void table_index_free(struct table_index *index);
+
+/* The Postfix 3.7 inline form of a pattern table, "{ {rule-1}, {rule-2} }":
+ * the rules as text lines, one per braced item. -1 with err as Postfix
+ * words it ("pcre map: no '{' at start of text in ..."). */
+int table_inline_rules(const char *type, const char *name, struct tbuf *text, char *err,
+                       size_t errlen);
+
+/* Lines of a pattern table: its file, or the inline rules when the table
+ * has no file (table->path NULL). */
+int table_lines_for(struct table *table, const char *type, const char *name,
+                    struct table_lines *lines, char *err, size_t errlen);
 
 /* The per-type openers. name is the part after "type:". Each returns 0
  * with table->kind, ops and priv set, or -1 with err filled. */

@@ -104,6 +104,31 @@ int table_lines_open(struct table_lines *lines, const char *path, char *err, siz
     return 0;
 }
 
+void table_lines_text(struct table_lines *lines, const char *name, struct tbuf *text)
+{
+    memset(lines, 0, sizeof(*lines));
+    lines->path = name;
+    lines->data = text->s;
+    lines->len = text->len;
+    text->s = NULL;
+    text->len = text->cap = 0;
+}
+
+int table_lines_for(struct table *table, const char *type, const char *name,
+                    struct table_lines *lines, char *err, size_t errlen)
+{
+    struct tbuf text = {0};
+
+    if (table->path != NULL)
+        return table_lines_open(lines, table->path, err, errlen);
+    if (table_inline_rules(type, name, &text, err, errlen) < 0) {
+        tbuf_free(&text);
+        return -1;
+    }
+    table_lines_text(lines, name, &text);
+    return 0;
+}
+
 static int is_space(int ch)
 {
     return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';

@@ -606,15 +606,16 @@ static int rx_lookup(struct table *table, const char *key, struct table_result *
 
 static const struct table_ops rx_ops = {rx_lookup, rx_table_free};
 
-static int rx_open(struct table *table, const struct rx_engine *engine, char *err, size_t errlen)
+static int rx_open(struct table *table, const char *name, const struct rx_engine *engine, char *err,
+                   size_t errlen)
 {
     struct table_lines lines;
 
-    if (table_lines_open(&lines, table->path, err, errlen) < 0)
+    if (table_lines_for(table, engine->name, name, &lines, err, errlen) < 0)
         return -1;
     struct rx_table *t = xcalloc(1, sizeof(*t));
     t->engine = engine;
-    t->path = table->path;
+    t->path = lines.path;
     int status = rx_load(t, &lines, err, errlen);
     table_lines_close(&lines);
     if (status < 0) {
@@ -637,12 +638,10 @@ static int rx_open(struct table *table, const struct rx_engine *engine, char *er
 
 int table_open_pcre(struct table *table, const char *name, char *err, size_t errlen)
 {
-    (void)name;
-    return rx_open(table, &pcre_engine, err, errlen);
+    return rx_open(table, name, &pcre_engine, err, errlen);
 }
 
 int table_open_regexp(struct table *table, const char *name, char *err, size_t errlen)
 {
-    (void)name;
-    return rx_open(table, &posix_engine, err, errlen);
+    return rx_open(table, name, &posix_engine, err, errlen);
 }

@@ -315,6 +315,74 @@ static void test_open_errors(void **state)
     }
 }
 
+/* Postfix 3.7's inline form of pattern tables: one braced rule per line;
+ * where and errors name the rules text as Postfix does. */
+struct inline_rules_case {
+    const char *label;
+    const char *spec;
+    const char *key;
+    const char *value; /* NULL: not found, or (err set) no table */
+    const char *where; /* or the error */
+};
+
+static const struct inline_rules_case inline_rules_cases[] = {
+    {"pcre rules with substitution", "pcre:{ {/^a(b)c$/ got $1}, {/x/ y} }", "abc", "got b",
+     "{ {/^a(b)c$/ got $1}, {/x/ y} }, line 1"},
+    {"pcre second rule", "pcre:{ {/^a(b)c$/ got $1}, {/x/ y} }", "x", "y",
+     "{ {/^a(b)c$/ got $1}, {/x/ y} }, line 2"},
+    {"pcre if/endif items", "pcre:{{if /x/}, {/./ in}, {endif}}", "x", "in",
+     "{{if /x/}, {/./ in}, {endif}}, line 2"},
+    {"regexp rules", "regexp:{{/^B/ bee}}", "bad", "bee", "{{/^B/ bee}}, line 1"},
+    {"cidr rules", "cidr:{{10.0.0.0/8 OK}, {::/0 v6}}", "::1", "v6",
+     "{{10.0.0.0/8 OK}, {::/0 v6}}, line 2"},
+    {"cidr no match", "cidr:{{10.0.0.0/8 OK}}", "11.0.0.1", NULL, NULL},
+};
+
+static const struct inline_rules_case inline_rules_errors[] = {
+    {"item without braces", "pcre:{{/x/ y} z}", NULL, NULL,
+     "pcre map: no '{' at start of text in \"z\""},
+    {"rules not in braces", "regexp:{/x/ y}", NULL, NULL,
+     "regexp map: no '{' at start of text in \"/x/\""},
+    {"bad rule names the rules text and line", "cidr:{{10.0.0.1/8 OK}}", NULL, NULL,
+     "{{10.0.0.1/8 OK}}, line 1: non-null host address bits in \"10.0.0.1/8\", perhaps you "
+     "should use \"10.0.0.0/8\" instead"},
+    {"bad regex", "regexp:{{/(/ OK}}", NULL, NULL, "{{/(/ OK}}, line 1: Unmatched ( or \\("},
+    {"unbalanced", "pcre:{{/x/ y}", NULL, NULL, "pcre map: missing '}' in \"{{/x/ y}\""},
+};
+
+static void test_inline_rules(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(inline_rules_cases) / sizeof(inline_rules_cases[0]); i++) {
+        const struct inline_rules_case *c = &inline_rules_cases[i];
+        char err[512] = "";
+        struct table_result r;
+        struct table *table = table_open(c->spec, err, sizeof(err));
+        if (table == NULL)
+            fail_msg("%s: %s", c->label, err);
+        assert_false(table_changed(table));
+        int status = table_lookup(table, c->key, &r);
+        if (c->value == NULL) {
+            assert_int_equal(status, 0);
+        } else {
+            if (status != 1)
+                fail_msg("%s: not found", c->label);
+            assert_string_equal(r.value, c->value);
+            assert_string_equal(r.where, c->where);
+            table_result_free(&r);
+        }
+        table_free(table);
+    }
+    for (size_t i = 0; i < sizeof(inline_rules_errors) / sizeof(inline_rules_errors[0]); i++) {
+        const struct inline_rules_case *c = &inline_rules_errors[i];
+        char err[512] = "";
+        if (table_open(c->spec, err, sizeof(err)) != NULL)
+            fail_msg("%s: opened", c->label);
+        if (strcmp(err, c->where) != 0)
+            fail_msg("%s: \"%s\", expected \"%s\"", c->label, err, c->where);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_changed),
         cmocka_unit_test(test_inline_static),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_inline_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
