@@ -40,6 +40,7 @@
 #include "util/xalloc.h"
 
 #define MASTER_BACKOFF_MIN 1
+#define MASTER_TABLE_CHECK_INTERVAL 2 /* seconds */
 #define MASTER_BACKOFF_MAX 30
 #define MASTER_YOUNG 10       /* a worker dying younger than this counts as a crash loop */
 #define MASTER_DRAIN_MARGIN 5 /* seconds beyond drain_timeout before SIGKILL */
@@ -62,6 +63,7 @@ struct master {
     time_t respawn_at; /* no crash respawn before this */
     int stopping;
     time_t stop_deadline;
+    time_t table_check_at; /* next look at the table files' mtimes */
 };
 
 static time_t master_now(void)
@@ -278,11 +280,28 @@ static int master_timeout(const struct master *master)
 
     if (master->stopping)
         at = master->stop_deadline;
-    else if (master_current_workers(master) < (size_t)master->params->process_limit)
+    else if (master_current_workers(master) < (size_t)master->params->process_limit &&
+             master->respawn_at < master->table_check_at)
         at = master->respawn_at;
     else
-        return -1;
+        at = master->table_check_at;
     return at <= now ? 0 : (int)(at - now) * 1000;
+}
+
+/* A table file changed on disk: load everything again, as on SIGHUP, so an
+ * edited access map takes effect without a restart (Postfix's daemons
+ * notice changed tables the same way and restart themselves). */
+static void master_check_tables(struct master *master)
+{
+    time_t now = master_now();
+
+    if (master->stopping || now < master->table_check_at)
+        return;
+    master->table_check_at = now + MASTER_TABLE_CHECK_INTERVAL;
+    if (params_tables_changed(master->params)) {
+        msg_info("a table changed on disk; reloading");
+        master_reload(master);
+    }
 }
 
 static void master_kill_leftovers(struct master *master)
@@ -314,6 +333,7 @@ int master_run(struct scand_params *params, int listen_fd)
     master.params = params;
     master.listen_fd = listen_fd;
     master.backoff = MASTER_BACKOFF_MIN;
+    master.table_check_at = master_now() + MASTER_TABLE_CHECK_INTERVAL;
     master_signal_set(&set);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         msg_fatal("sigprocmask: %s", strerror(errno));
@@ -333,6 +353,7 @@ int master_run(struct scand_params *params, int listen_fd)
             master_read_signals(&master);
         if (master.stopping && master.count > 0 && master_now() >= master.stop_deadline)
             master_kill_leftovers(&master);
+        master_check_tables(&master);
         master_fill(&master);
     }
     msg_info("stopped");

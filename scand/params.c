@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/content.h"
 #include "rules/rules.h"
 #include "scand/listen.h"
 #include "scand/params.h"
@@ -226,11 +227,16 @@ static int params_set_one(struct config *config, const struct param_spec *spec,
     return 0;
 }
 
+/* Parameters of rules/: restrictions, then content checks. */
+static const struct rules_param *const params_rules_tables[] = {rules_params, content_params};
+#define PARAMS_RULES_TABLES (sizeof(params_rules_tables) / sizeof(params_rules_tables[0]))
+
 static int params_rules_known(const char *name)
 {
-    for (const struct rules_param *rp = rules_params; rp->name != NULL; rp++)
-        if (strcmp(rp->name, name) == 0)
-            return 1;
+    for (size_t t = 0; t < PARAMS_RULES_TABLES; t++)
+        for (const struct rules_param *rp = params_rules_tables[t]; rp->name != NULL; rp++)
+            if (strcmp(rp->name, name) == 0)
+                return 1;
     return 0;
 }
 
@@ -287,7 +293,16 @@ static int params_load_rules(struct scand_params *params, char *err, size_t errl
     };
 
     params->rules = rules_load(&source, err, errlen);
-    return params->rules != NULL ? 0 : -1;
+    if (params->rules == NULL)
+        return -1;
+    params->content = content_rules_load(&source, err, errlen);
+    return params->content != NULL ? 0 : -1;
+}
+
+int params_tables_changed(const struct scand_params *params)
+{
+    return (params->rules != NULL && rules_changed(params->rules)) ||
+           (params->content != NULL && content_rules_changed(params->content));
 }
 
 void params_free(struct scand_params *params)
@@ -302,6 +317,8 @@ void params_free(struct scand_params *params)
     }
     if (params->rules != NULL)
         rules_free(params->rules);
+    if (params->content != NULL)
+        content_rules_free(params->content);
     config_free(params->config);
     free(params->config_path);
     memset(params, 0, sizeof(*params));
@@ -326,9 +343,10 @@ int params_load(const char *path, struct scand_params *params, char *err, size_t
     for (size_t i = 0; i < PARAM_COUNT; i++)
         if (config_line(config, param_table[i].name) == 0)
             config_set(config, param_table[i].name, param_table[i].def);
-    for (const struct rules_param *rp = rules_params; rp->name != NULL; rp++)
-        if (config_line(config, rp->name) == 0 && rp->default_value != NULL)
-            config_set(config, rp->name, rp->default_value);
+    for (size_t t = 0; t < PARAMS_RULES_TABLES; t++)
+        for (const struct rules_param *rp = params_rules_tables[t]; rp->name != NULL; rp++)
+            if (config_line(config, rp->name) == 0 && rp->default_value != NULL)
+                config_set(config, rp->name, rp->default_value);
     for (size_t i = 0; i < PARAM_COUNT; i++) {
         if (params_set_one(config, &param_table[i], &fresh, err, errlen) < 0) {
             params_free(&fresh);

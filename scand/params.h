@@ -15,11 +15,13 @@
 #include "scand/config.h"
 
 struct rules;
+struct content_rules;
 
 struct scand_params {
-    struct config *config; /* the file as parsed; rules read their own names from it */
-    char *config_path;     /* NULL: built-in defaults only */
-    struct rules *rules;   /* restrictions compiled from the file (rules/rules.h) */
+    struct config *config;         /* the file as parsed; rules read their own names from it */
+    char *config_path;             /* NULL: built-in defaults only */
+    struct rules *rules;           /* restrictions compiled from the file (rules/rules.h) */
+    struct content_rules *content; /* header/body checks (rules/content.h) */
 
     /* scand's own */
     char *listen;      /* listen = 127.0.0.1:10025 ("host:port", "[v6]:port") */
@@ -56,6 +58,9 @@ struct scand_params {
  * what" in err and leaves *params untouched. */
 int params_load(const char *path, struct scand_params *params, char *err, size_t errlen);
 void params_free(struct scand_params *params);
+
+/* True when a table file named by the rules changed on disk since load. */
+int params_tables_changed(const struct scand_params *params);
 
 /* Parse "300", "300s", "5m", ... into seconds; -1 when malformed. */
 int params_parse_time(const char *text);

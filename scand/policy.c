@@ -103,26 +103,48 @@ static void policy_merge(struct policy_tx *tx, struct rules_verdict *verdict)
     verdict->prepend_count = 0;
 }
 
+/* Log the notes and the rejection of a verdict, and take the rest. */
+static char *policy_take(struct policy_tx *tx, struct rules_verdict *verdict,
+                         const char *stage_name, const struct rules_query *query, int *disconnect)
+{
+    char *reply;
+
+    for (size_t i = 0; i < verdict->note_count; i++)
+        policy_log(tx->queue_id, verdict->notes[i].kind, stage_name, query, verdict->notes[i].text);
+    reply = verdict->reply;
+    verdict->reply = NULL;
+    if (reply != NULL) {
+        *disconnect = verdict->disconnect;
+        /* Postfix logs 4yz and 5yz alike as "reject". */
+        policy_log(tx->queue_id, "reject", stage_name, query, reply);
+    } else {
+        policy_merge(tx, verdict);
+    }
+    rules_verdict_free(verdict);
+    return reply;
+}
+
+char *policy_content(struct content_rules *content, const char *data, size_t len,
+                     const struct rules_query *query, struct policy_tx *tx,
+                     const struct rules_explain *explain, char **rewritten, size_t *rewritten_len)
+{
+    struct rules_verdict verdict;
+    int disconnect = 0;
+
+    *rewritten = NULL;
+    *rewritten_len = 0;
+    if (content_rules_empty(content))
+        return NULL;
+    content_check(content, data, len, &verdict, rewritten, rewritten_len, explain);
+    return policy_take(tx, &verdict, "END-OF-MESSAGE", query, &disconnect);
+}
+
 char *policy_check(struct rules *rules, enum rules_stage stage, const struct rules_query *query,
                    struct policy_tx *tx, const struct rules_explain *explain, int *disconnect)
 {
     struct rules_verdict verdict;
-    const char *stage_name = policy_stage_name(stage);
-    char *reply;
 
     *disconnect = 0;
     rules_check(rules, stage, query, &tx->rules_tx, &verdict, explain);
-    for (size_t i = 0; i < verdict.note_count; i++)
-        policy_log(tx->queue_id, verdict.notes[i].kind, stage_name, query, verdict.notes[i].text);
-    reply = verdict.reply;
-    verdict.reply = NULL;
-    if (reply != NULL) {
-        *disconnect = verdict.disconnect;
-        /* Postfix logs 4yz and 5yz alike as "reject". */
-        policy_log(tx->queue_id, "reject", stage_name, query, reply);
-    } else {
-        policy_merge(tx, &verdict);
-    }
-    rules_verdict_free(&verdict);
-    return reply;
+    return policy_take(tx, &verdict, policy_stage_name(stage), query, disconnect);
 }

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "rules/content.h"
 #include "rules/rules.h"
 
 struct policy_tx {
@@ -36,6 +37,15 @@ void policy_tx_free(struct policy_tx *tx);
  * into tx; notes and rejections are logged. explain may be NULL. */
 char *policy_check(struct rules *rules, enum rules_stage stage, const struct rules_query *query,
                    struct policy_tx *tx, const struct rules_explain *explain, int *disconnect);
+
+/* Run the content checks (rules/content.h) over the whole message at the
+ * end of data. Returns NULL when accepted, else the end-of-data reply (a
+ * fresh string). Side effects are merged into tx, notes logged. When an
+ * action edited the message, *rewritten gets the new content (malloc'd,
+ * *rewritten_len bytes), else NULL. */
+char *policy_content(struct content_rules *content, const char *data, size_t len,
+                     const struct rules_query *query, struct policy_tx *tx,
+                     const struct rules_explain *explain, char **rewritten, size_t *rewritten_len);
 
 /* Log one line in Postfix's NOQUEUE shape for a stage ("RCPT", "DATA",
  * "END-OF-MESSAGE", "MAIL"): "ID: KIND: STAGE from NAME[ADDR]: TEXT;

@@ -657,13 +657,35 @@ static void session_prepend_headers(struct session *session, struct evbuffer *me
     }
 }
 
+/* header/body checks; an edited message replaces the received one. */
+static char *session_content(struct session *session, struct evbuffer *message,
+                             const struct rules_query *query)
+{
+    struct content_rules *content = session->env->params->content;
+    size_t len = evbuffer_get_length(message);
+    char *rewritten;
+    size_t rewritten_len;
+    char *reply;
+
+    if (content_rules_empty(content))
+        return NULL;
+    reply = policy_content(content, (const char *)evbuffer_pullup(message, -1), len, query,
+                           &session->policy, NULL, &rewritten, &rewritten_len);
+    if (rewritten != NULL) {
+        evbuffer_drain(message, len);
+        evbuffer_add(message, rewritten, rewritten_len);
+        free(rewritten);
+    }
+    return reply;
+}
+
 static void session_on_message(void *ctx, struct smtp_server *server, struct evbuffer *message)
 {
     struct session *session = ctx;
     const struct smtp_transaction *tx = smtp_server_transaction(server);
     const struct scand_params *params = session->env->params;
     struct rules_query query;
-    int disconnect;
+    int disconnect = 0;
     char *reply;
 
     session->message_size = evbuffer_get_length(message);
@@ -677,8 +699,10 @@ static void session_on_message(void *ctx, struct smtp_server *server, struct evb
         return;
     }
     session_query(session, &query, NULL);
-    reply = policy_check(params->rules, RULES_STAGE_END_OF_DATA, &query, &session->policy, NULL,
-                         &disconnect);
+    reply = session_content(session, message, &query);
+    if (reply == NULL)
+        reply = policy_check(params->rules, RULES_STAGE_END_OF_DATA, &query, &session->policy, NULL,
+                             &disconnect);
     if (reply != NULL) {
         session_log_outcome(session, reply[0] == '4' ? "deferred" : "bounced", reply);
         session_rule_reply(session, reply, disconnect, 1);

@@ -25,10 +25,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $*"; }
+PASSES=0
+FAILS=0
+ok() {
+    PASSES=$((PASSES + 1))
+    echo "ok - $*"
+}
 fail() {
     echo "FAIL - $*"
     FAILED=1
+    FAILS=$((FAILS + 1))
 }
 
 # wait_until SECONDS COMMAND...: poll every 0.2 s, bounded.
@@ -69,8 +75,8 @@ fi
 # Options and startup errors.
 "$SCAND" -t >/dev/null 2>"$TMP/err"
 status=$?
-if [ $status -eq 64 ] && grep -qF "test mode (-t) is not implemented yet" "$TMP/err"; then
-    ok "-t is refused with exit 64"
+if [ $status -eq 64 ] && grep -qi "usage" "$TMP/err"; then
+    ok "-t without sender and recipients is a usage error, exit 64"
 else
     fail "-t: status $status, $(cat "$TMP/err")"
 fi
@@ -183,4 +189,5 @@ if [ $FAILED -ne 0 ]; then
     echo "--- scand log"
     cat "$LOG"
 fi
+echo "$PASSES passed, $FAILS failed"
 exit $FAILED

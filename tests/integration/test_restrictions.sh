@@ -86,6 +86,14 @@ expect_eq "no FILTER: front smtpd and the 10026 smtpd in the trace" "$(postfix_h
 expect_eq "FILTER smtp:[127.0.0.1]:SINK: straight to that next hop, no 10026 hop" \
     "$(postfix_hops filter)" 1
 expect_eq "FILTER: delivered once" "$(rcpts_of filter)" "TO:<filter@sink.test> "
+# A table edited on disk takes effect without a restart or SIGHUP.
+echo "late@sink.test      REJECT added while running" >>"$T/actions"
+sleep 4
+send --tag late --to late@sink.test >/dev/null
+check "edited table: queue drained" it_wait_queue_empty 30
+expect_eq "edited table: the new entry rejects" \
+    "$(grep -c 'to=<late@sink.test>.*status=bounced.*554 5.7.1 <late@sink.test>: Recipient address rejected: added while running' "$W/pf/maillog")" 1
+expect_eq "edited table: scand logged the reload" "$(grep -c 'a table changed on disk; reloading' "$W/scand.log")" 1
 prepend_order() { # "above" when the PREPEND header precedes scand's Received header
     [ -n "$f" ] || { echo missing; return; }
     awk '/^X-Scand-Test: prepended/ && !p { p = NR } /\(scand\)/ && !r { r = NR }
