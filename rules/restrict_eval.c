@@ -85,24 +85,41 @@ struct eval {
 static int eval_list(struct eval *ev, const struct rules_list *list, const char *reply_name,
                      const char *reply_class, enum rules_op def_acl);
 
-/* --explain: one line, indented by the nesting level. */
+/* --explain: one line, indented by the nesting level; eval_explain() for
+ * a restriction, eval_detail() for what happened inside it (keys tried,
+ * the action, the reply). */
+static void eval_explain_at(struct eval *ev, int extra, const char *fmt, va_list ap)
+{
+    char *text;
+
+    if (ev->explain == NULL || ev->explain->line == NULL)
+        return;
+    if (vasprintf(&text, fmt, ap) < 0)
+        return;
+    ev->explain->line(ev->explain->ctx, ev->recursion + extra, text);
+    free(text);
+}
+
 static void eval_explain(struct eval *ev, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void eval_explain(struct eval *ev, const char *fmt, ...)
 {
     va_list ap;
-    char *text;
 
-    if (ev->explain == NULL || ev->explain->line == NULL)
-        return;
     va_start(ap, fmt);
-    if (vasprintf(&text, fmt, ap) < 0)
-        text = NULL;
+    eval_explain_at(ev, 0, fmt, ap);
     va_end(ap);
-    if (text == NULL)
-        return;
-    ev->explain->line(ev->explain->ctx, ev->recursion, text);
-    free(text);
+}
+
+static void eval_detail(struct eval *ev, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void eval_detail(struct eval *ev, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    eval_explain_at(ev, 1, fmt, ap);
+    va_end(ap);
 }
 
 static void eval_note(struct eval *ev, const char *kind, const char *text)
@@ -155,19 +172,19 @@ static int eval_reject(struct eval *ev, int software, int code, const char *dsn,
         ev->warn_if_reject = 0;
         d->active = 0;
         free(text);
-        eval_explain(ev, "a reject turns into the earlier DEFER_IF_REJECT");
+        eval_detail(ev, "a reject turns into the earlier DEFER_IF_REJECT");
         return eval_reject(ev, 0, d->code, d->dsn, "%s", d->reason);
     }
     if (ev->rules->soft_bounce && text[0] == '5')
         text[0] = '4';
     text[4] = text[0];
     if (warn) {
-        eval_explain(ev, "warn_if_reject: would reply \"%s\"; going on", text);
+        eval_detail(ev, "warn_if_reject: would reply \"%s\"; going on", text);
         eval_note(ev, "reject_warning", text);
         free(text);
         return CHECK_DUNNO;
     }
-    eval_explain(ev, "reply: %s", text);
+    eval_detail(ev, "reply: %s", text);
     free(ev->reply);
     ev->reply = text;
     return CHECK_REJECT;
@@ -176,7 +193,7 @@ static int eval_reject(struct eval *ev, int software, int code, const char *dsn,
 static int eval_config_error(struct eval *ev, const char *why)
 {
     msg_warn("%s", why);
-    eval_explain(ev, "configuration error: %s", why);
+    eval_detail(ev, "configuration error: %s", why);
     return eval_reject(ev, 1, 451, "4.3.5", "Server configuration error");
 }
 
@@ -318,9 +335,9 @@ static int eval_table_result(struct eval *ev, const char *table, const char *val
                            *msg ? msg : "Service unavailable");
         eval_defer_if(if_permit ? &ev->defer_if_permit : &ev->defer_if_reject,
                       ev->rules->access_map_defer_code, dsn, reason);
-        eval_explain(ev, "%s remembered: %d %s %s",
-                     if_permit ? "DEFER_IF_PERMIT" : "DEFER_IF_REJECT",
-                     ev->rules->access_map_defer_code, dsn, reason);
+        eval_detail(ev, "%s remembered: %d %s %s",
+                    if_permit ? "DEFER_IF_PERMIT" : "DEFER_IF_REJECT",
+                    ev->rules->access_map_defer_code, dsn, reason);
         free(reason);
         return CHECK_DUNNO;
     }
@@ -388,10 +405,10 @@ static void eval_trace(void *ctx, const char *key, const struct table_result *re
     struct eval *ev = ctx;
 
     if (result == NULL)
-        eval_explain(ev, "  key \"%s\": not found", key);
+        eval_detail(ev, "key \"%s\": not found", key);
     else
-        eval_explain(ev, "  key \"%s\": found \"%s\" (%s)", key, result->value,
-                     result->where != NULL ? result->where : "");
+        eval_detail(ev, "key \"%s\": found \"%s\" (%s)", key, result->value,
+                    result->where != NULL ? result->where : "");
 }
 
 static const char *eval_status_name(int status)
@@ -456,18 +473,18 @@ static int eval_access(struct eval *ev, enum rules_op op, const struct rules_ite
         break;
     }
     if (rc == 0) {
-        eval_explain(ev, "  no key found: DUNNO");
+        eval_detail(ev, "=> DUNNO (no key found)");
         return CHECK_DUNNO;
     }
     if (rc < 0) {
         msg_warn("%s: table lookup error: %s", spec, result.value ? result.value : "unknown");
-        eval_explain(ev, "  lookup error: %s", result.value ? result.value : "unknown");
+        eval_detail(ev, "lookup error: %s", result.value ? result.value : "unknown");
         table_result_free(&result);
         return eval_table_result(ev, spec, "451 4.3.5 Server configuration error", reply_name,
                                  reply_class, def_acl);
     }
     status = eval_table_result(ev, spec, result.value, reply_name, reply_class, def_acl);
-    eval_explain(ev, "  action \"%s\": %s", result.value, eval_status_name(status));
+    eval_detail(ev, "=> %s", eval_status_name(status));
     table_result_free(&result);
     return status;
 }
@@ -549,10 +566,10 @@ static int eval_unauth_destination(struct eval *ev, int code, const char *dsn, i
     if (ev->recipient == NULL)
         return CHECK_DUNNO;
     rc = rules_auth_destination(ev->rules, ev->recipient);
-    eval_explain(ev, "  <%s> is %s", ev->recipient,
-                 rc > 0   ? "in mydestination or relay_domains"
-                 : rc < 0 ? "unknown (lookup error)"
-                          : "not in mydestination or relay_domains");
+    eval_detail(ev, "<%s> is %s", ev->recipient,
+                rc > 0   ? "in mydestination or relay_domains"
+                : rc < 0 ? "unknown (lookup error)"
+                         : "not in mydestination or relay_domains");
     if (rc < 0)
         return eval_lookup_failure(ev, reply_name);
     if (!reject)
@@ -565,14 +582,18 @@ static int eval_unauth_destination(struct eval *ev, int code, const char *dsn, i
 static int eval_class(struct eval *ev, const struct rules_item *item, const char *reply_name,
                       const char *reply_class, enum rules_op def_acl)
 {
+    int status;
+
     if (ev->recursion > RECURSION_LIMIT) {
         char *why = xasprintf("restriction class %s causes unreasonable recursion", item->name);
-        int status = eval_config_error(ev, why);
+        status = eval_config_error(ev, why);
         free(why);
         return status;
     }
-    eval_explain(ev, "class %s (%s):", item->name, item->klass->name);
-    return eval_list(ev, &item->klass->list, reply_name, reply_class, def_acl);
+    eval_explain(ev, "class %s:", item->name);
+    status = eval_list(ev, &item->klass->list, reply_name, reply_class, def_acl);
+    eval_detail(ev, "=> %s (class %s)", eval_status_name(status), item->name);
+    return status;
 }
 
 /* One restriction. */
@@ -612,7 +633,7 @@ static int eval_item(struct eval *ev, const struct rules_item *item, const char 
                                reply_name, reply_class);
         reason = xasprintf("<%s>: %s rejected: defer_if_permit requested", reply_name, reply_class);
         eval_defer_if(&ev->defer_if_permit, 450, "4.7.0", reason);
-        eval_explain(ev, "defer_if_permit remembered: 450 4.7.0 %s", reason);
+        eval_detail(ev, "defer_if_permit remembered: 450 4.7.0 %s", reason);
         free(reason);
         return CHECK_DUNNO;
     }
@@ -620,7 +641,7 @@ static int eval_item(struct eval *ev, const struct rules_item *item, const char 
         char *reason =
             xasprintf("<%s>: %s rejected: defer_if_reject requested", reply_name, reply_class);
         eval_defer_if(&ev->defer_if_reject, 450, "4.7.0", reason);
-        eval_explain(ev, "defer_if_reject remembered: 450 4.7.0 %s", reason);
+        eval_detail(ev, "defer_if_reject remembered: 450 4.7.0 %s", reason);
         free(reason);
         return CHECK_DUNNO;
     }
@@ -634,7 +655,7 @@ static int eval_item(struct eval *ev, const struct rules_item *item, const char 
         eval_explain(ev, "permit_mynetworks: %s %s", ev->namaddr,
                      rc > 0   ? "is in mynetworks: OK"
                      : rc < 0 ? "lookup error"
-                              : "is not: DUNNO");
+                              : "is not in mynetworks: DUNNO");
         if (rc < 0)
             return eval_lookup_failure(ev, reply_name);
         return rc > 0 ? CHECK_OK : CHECK_DUNNO;
