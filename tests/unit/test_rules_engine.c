@@ -255,7 +255,7 @@ static const struct engine_case reply_cases[] = {
      RCPT_ACCESS("inline:{u@x.test=bogus_restriction}"),
      {DEFAULT_CLIENT, "s@y.test", {"u@x.test"}},
      "451 4.3.5 Server configuration error"},
-    {"an unknown restriction after a decision is never reached",
+    {"an unknown restriction after a decision is never reached [oracle]",
      RCPT_ACCESS("inline:{ {u@x.test = permit, bogus_restriction} }") ", reject",
      {DEFAULT_CLIENT, "s@y.test", {"u@x.test"}},
      "ok"},
@@ -274,7 +274,7 @@ static const struct engine_case reply_cases[] = {
      "smtpd_recipient_restrictions = cls_dunno, reject",
      {DEFAULT_CLIENT, "s@y.test", {"c@x.test"}},
      "554 5.7.1 <c@x.test>: Recipient address rejected: Access denied"},
-    {"class names are case-sensitive",
+    {"class names are case-sensitive [oracle]",
      "smtpd_restriction_classes = Mine\nMine = reject\n"
      "smtpd_recipient_restrictions = check_recipient_access inline:{c@x.test=mine}",
      {DEFAULT_CLIENT, "s@y.test", {"c@x.test"}},
@@ -283,7 +283,7 @@ static const struct engine_case reply_cases[] = {
      "smtpd_recipient_restrictions = REJECT",
      {DEFAULT_CLIENT, "s@y.test", {"c@x.test"}},
      "554 5.7.1 <c@x.test>: Recipient address rejected: Access denied"},
-    {"issue example 4: the first class decides",
+    {"issue example 4: the first class decides [oracle]",
      "smtpd_restriction_classes = verify_domain_client, verify_domain_helo\n"
      "verify_domain_client = check_client_access inline:{bad.example=REJECT},\n"
      " check_client_access inline:{ {mx.example.com = 554 Client Domain Mismatch} }, reject\n"
@@ -484,7 +484,7 @@ static const struct engine_case restriction_cases[] = {
      "permit_tls_clientcerts, reject",
      {DEFAULT_CLIENT, "s@y.test", {"a@x.test"}},
      "554 5.7.1 <a@x.test>: Recipient address rejected: Access denied"},
-    {"soft_bounce turns 5xx into 4xx",
+    {"soft_bounce turns 5xx into 4xx [oracle]",
      "soft_bounce = yes\nsmtpd_recipient_restrictions = reject",
      {DEFAULT_CLIENT, "s@y.test", {"a@x.test"}},
      "454 4.7.1 <a@x.test>: Recipient address rejected: Access denied"},
@@ -504,7 +504,7 @@ static const struct engine_case flow_cases[] = {
      RCPT_ACCESS("inline:{dip@x.test=DEFER_IF_PERMIT}") ", reject",
      {DEFAULT_CLIENT, "s@y.test", {"dip@x.test"}},
      "554 5.7.1 <dip@x.test>: Recipient address rejected: Access denied"},
-    {"DEFER_IF_PERMIT in the client stage lasts to the end",
+    {"DEFER_IF_PERMIT in the client stage lasts to the end [oracle]",
      "smtpd_client_restrictions = check_client_access inline:{mx.example.com=DEFER_IF_PERMIT}\n"
      "smtpd_recipient_restrictions = permit",
      {DEFAULT_CLIENT, "s@y.test", {"a@x.test"}},
@@ -540,7 +540,7 @@ static const struct engine_case flow_cases[] = {
      RCPT_ACCESS("inline:{ {w@x.test = warn_if_reject reject} }"),
      {DEFAULT_CLIENT, "s@y.test", {"w@x.test"}},
      "ok"},
-    {"warn_if_reject applies to the next restriction only",
+    {"warn_if_reject applies to the next restriction only [oracle]",
      "smtpd_recipient_restrictions = warn_if_reject, defer_if_permit, reject",
      {DEFAULT_CLIENT, "s@y.test", {"a@x.test"}},
      "554 5.7.1 <a@x.test>: Recipient address rejected: Access denied"},
