@@ -117,9 +117,10 @@ static char *policy_take(struct policy_tx *tx, struct rules_verdict *verdict,
         *disconnect = verdict->disconnect;
         /* Postfix logs 4yz and 5yz alike as "reject". */
         policy_log(tx->queue_id, "reject", stage_name, query, reply);
-    } else {
-        policy_merge(tx, verdict);
     }
+    /* A HOLD or FILTER that fired before a later rejection still applies
+     * to the message, as in Postfix. */
+    policy_merge(tx, verdict);
     rules_verdict_free(verdict);
     return reply;
 }
