@@ -5,7 +5,7 @@
  *      (RFC 2047 and RFC 2231 with continuations and charsets, to UTF-8),
  *      nested messages included
  *  attachment_type_checks = pcre:...   each part's declared content type
- *  decoded_body_checks = pcre:...      decoded text of text/* parts (base64
+ *  decoded_body_checks = pcre:...      decoded text of text parts (base64
  *      and quoted-printable decoded, converted to UTF-8, HTML as is)
  *
  * Same table syntax and actions as header_checks. Limits on parts, depth and
