@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "rules/content.h"
+#include "rules/mime_rules.h"
 #include "rules/rules.h"
 #include "scand/listen.h"
 #include "scand/params.h"
@@ -228,7 +229,8 @@ static int params_set_one(struct config *config, const struct param_spec *spec,
 }
 
 /* Parameters of rules/: restrictions, then content checks. */
-static const struct rules_param *const params_rules_tables[] = {rules_params, content_params};
+static const struct rules_param *const params_rules_tables[] = {rules_params, content_params,
+                                                                mime_rules_params};
 #define PARAMS_RULES_TABLES (sizeof(params_rules_tables) / sizeof(params_rules_tables[0]))
 
 static int params_rules_known(const char *name)
@@ -296,13 +298,17 @@ static int params_load_rules(struct scand_params *params, char *err, size_t errl
     if (params->rules == NULL)
         return -1;
     params->content = content_rules_load(&source, err, errlen);
-    return params->content != NULL ? 0 : -1;
+    if (params->content == NULL)
+        return -1;
+    params->mime = mime_rules_load(&source, err, errlen);
+    return params->mime != NULL ? 0 : -1;
 }
 
 int params_tables_changed(const struct scand_params *params)
 {
     return (params->rules != NULL && rules_changed(params->rules)) ||
-           (params->content != NULL && content_rules_changed(params->content));
+           (params->content != NULL && content_rules_changed(params->content)) ||
+           (params->mime != NULL && mime_rules_changed(params->mime));
 }
 
 void params_free(struct scand_params *params)
@@ -319,6 +325,8 @@ void params_free(struct scand_params *params)
         rules_free(params->rules);
     if (params->content != NULL)
         content_rules_free(params->content);
+    if (params->mime != NULL)
+        mime_rules_free(params->mime);
     config_free(params->config);
     free(params->config_path);
     memset(params, 0, sizeof(*params));

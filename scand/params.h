@@ -16,12 +16,14 @@
 
 struct rules;
 struct content_rules;
+struct mime_rules;
 
 struct scand_params {
     struct config *config;         /* the file as parsed; rules read their own names from it */
     char *config_path;             /* NULL: built-in defaults only */
     struct rules *rules;           /* restrictions compiled from the file (rules/rules.h) */
     struct content_rules *content; /* header/body checks (rules/content.h) */
+    struct mime_rules *mime;       /* GMime attachment and decoded-body rules */
 
     /* scand's own */
     char *listen;      /* listen = 127.0.0.1:10025 ("host:port", "[v6]:port") */

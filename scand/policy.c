@@ -125,19 +125,27 @@ static char *policy_take(struct policy_tx *tx, struct rules_verdict *verdict,
     return reply;
 }
 
-char *policy_content(struct content_rules *content, const char *data, size_t len,
-                     const struct rules_query *query, struct policy_tx *tx,
+char *policy_content(struct content_rules *content, struct mime_rules *mime, const char *data,
+                     size_t len, const struct rules_query *query, struct policy_tx *tx,
                      const struct rules_explain *explain, char **rewritten, size_t *rewritten_len)
 {
     struct rules_verdict verdict;
     int disconnect = 0;
+    char *reply = NULL;
 
     *rewritten = NULL;
     *rewritten_len = 0;
-    if (content_rules_empty(content))
-        return NULL;
-    content_check(content, data, len, &verdict, rewritten, rewritten_len, explain);
-    return policy_take(tx, &verdict, "END-OF-MESSAGE", query, &disconnect);
+    if (!content_rules_empty(content)) {
+        content_check(content, data, len, &verdict, rewritten, rewritten_len, explain);
+        reply = policy_take(tx, &verdict, "END-OF-MESSAGE", query, &disconnect);
+    }
+    /* GMime looks at the message as received: edits only add or drop
+     * header and body lines, and a REJECT ends inspection there too. */
+    if (reply == NULL && !mime_rules_empty(mime)) {
+        mime_rules_check(mime, data, len, &verdict, explain);
+        reply = policy_take(tx, &verdict, "END-OF-MESSAGE", query, &disconnect);
+    }
+    return reply;
 }
 
 char *policy_check(struct rules *rules, enum rules_stage stage, const struct rules_query *query,

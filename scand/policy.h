@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "rules/content.h"
+#include "rules/mime_rules.h"
 #include "rules/rules.h"
 
 struct policy_tx {
@@ -38,13 +39,14 @@ void policy_tx_free(struct policy_tx *tx);
 char *policy_check(struct rules *rules, enum rules_stage stage, const struct rules_query *query,
                    struct policy_tx *tx, const struct rules_explain *explain, int *disconnect);
 
-/* Run the content checks (rules/content.h) over the whole message at the
- * end of data. Returns NULL when accepted, else the end-of-data reply (a
+/* Run the content checks (rules/content.h), then the MIME rules
+ * (rules/mime_rules.h), over the whole message at the end of data; the
+ * first rejection ends it. Returns NULL when accepted, else the end-of-data reply (a
  * fresh string). Side effects are merged into tx, notes logged. When an
  * action edited the message, *rewritten gets the new content (malloc'd,
  * *rewritten_len bytes), else NULL. */
-char *policy_content(struct content_rules *content, const char *data, size_t len,
-                     const struct rules_query *query, struct policy_tx *tx,
+char *policy_content(struct content_rules *content, struct mime_rules *mime, const char *data,
+                     size_t len, const struct rules_query *query, struct policy_tx *tx,
                      const struct rules_explain *explain, char **rewritten, size_t *rewritten_len);
 
 /* Log one line in Postfix's NOQUEUE shape for a stage ("RCPT", "DATA",

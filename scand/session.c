@@ -661,16 +661,17 @@ static void session_prepend_headers(struct session *session, struct evbuffer *me
 static char *session_content(struct session *session, struct evbuffer *message,
                              const struct rules_query *query)
 {
-    struct content_rules *content = session->env->params->content;
+    const struct scand_params *params = session->env->params;
     size_t len = evbuffer_get_length(message);
     char *rewritten;
     size_t rewritten_len;
     char *reply;
 
-    if (content_rules_empty(content))
+    if (content_rules_empty(params->content) && mime_rules_empty(params->mime))
         return NULL;
-    reply = policy_content(content, (const char *)evbuffer_pullup(message, -1), len, query,
-                           &session->policy, NULL, &rewritten, &rewritten_len);
+    reply =
+        policy_content(params->content, params->mime, (const char *)evbuffer_pullup(message, -1),
+                       len, query, &session->policy, NULL, &rewritten, &rewritten_len);
     if (rewritten != NULL) {
         evbuffer_drain(message, len);
         evbuffer_add(message, rewritten, rewritten_len);

@@ -22,6 +22,7 @@
 
 #include "util/msg.h"
 #include "util/xalloc.h"
+#include "rules/mime_rules.h"
 #include "scand/listen.h"
 #include "scand/session.h"
 #include "scand/worker.h"
@@ -175,6 +176,7 @@ int worker_main(const struct scand_params *params, int listen_fd)
 
     /* Reload is the master's job; a group-wide SIGHUP must not kill us. */
     signal(SIGHUP, SIG_IGN);
+    mime_rules_process_init();
     memset(&worker, 0, sizeof(worker));
     TAILQ_INIT(&worker.conns);
     /* The base is made after fork (event_reinit would be needed otherwise). */
