@@ -915,11 +915,20 @@ def main():
                         log("warm-up %s %d KB: %s" % (m, s, r["status"]))
 
         rows = []
+        partial = os.path.join(outdir, "runs-partial.csv")
+        def keep(r):  # every run on disk as soon as it is done
+            new = not os.path.exists(partial)
+            with open(partial, "a", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(r.keys()))
+                if new:
+                    w.writeheader()
+                w.writerow(r)
         for rep in range(1, a.reps + 1):
             for s in sizes:
                 for m in modes:
                     r = b.one(m, s, a.concurrency, a.messages, rep, msgdirs[s])
                     rows.append(r)
+                    keep(r)
                     log("rep %d %-18s %3d KB c%-2d %8s msg/s  cpu %s ms/msg  %s"
                         % (rep, m, s, a.concurrency, r["msgs_per_s"], r["filter_cpu_ms_per_msg"],
                            r["status"]))
@@ -929,6 +938,7 @@ def main():
                 for m in sweep_modes:
                     r = b.one(m, a.sweep_size, c, a.messages, rep, msgdirs[a.sweep_size])
                     sweep_rows.append(r)
+                    keep(r)
                     log("sweep %-17s %3d KB c%-2d %8s msg/s  %s"
                         % (m, a.sweep_size, c, r["msgs_per_s"], r["status"]))
     finally:
@@ -939,6 +949,8 @@ def main():
     summary = summarize(rows, key)
     add_ratios(summary)
     write_csv(os.path.join(outdir, "runs.csv"), rows + sweep_rows)
+    if os.path.exists(os.path.join(outdir, "runs-partial.csv")):
+        os.unlink(os.path.join(outdir, "runs-partial.csv"))
     fields = ["mode", "size_kb", "concurrency", "runs", "ok", "median", "min", "max", "x_bare", "x_null",
               "cpu_ms", "rss_kb", "pss_kb", "busy_pct", "note"]
     write_csv(os.path.join(outdir, "summary.csv"), summary, fields)
