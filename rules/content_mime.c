@@ -541,15 +541,23 @@ static void mime_line(struct content_mime *m, const char *data, size_t start, si
     struct content_span span;
 
     span.line = line;
-    for (size_t w = 0; w < wire && !m->stop; w += limit) {
-        size_t w_end = w + limit < wire ? w + limit : wire;
-        int last = w_end == wire;
+    for (size_t w = 0, w_end; w < wire && !m->stop; w = w_end) {
+        w_end = w + limit < wire ? w + limit : wire;
+        int last;
         span.start = w == 0 ? start : start + w - dot;
         span.end = start + w_end - dot;
+        /* Postfix's smtp_get() repairs a piece that ends between CR and
+         * LF: the LF is read too and the line ends there. */
+        if (w_end < wire && span.end > span.start && data[span.end - 1] == '\r' &&
+            data[span.end] == '\n') {
+            w_end++;
+            span.end++;
+        }
+        last = w_end == wire;
         span.content_end = span.end;
         if (last && has_lf) {
             span.content_end--;
-            while (span.content_end > span.start && data[span.content_end - 1] == '\r')
+            if (span.content_end > span.start && data[span.content_end - 1] == '\r')
                 span.content_end--;
         }
         mime_record(m, data + span.start, span.content_end - span.start, last ? REC_NORM : REC_CONT,
