@@ -675,6 +675,8 @@ $policy_bank{{'LMTPIN'}} = {{ protocol => 'LMTP' }};
             elif errors:
                 status = "FAILED: " + errors[0]
         if status:
+            if errors and not status.startswith("FAILED: smtp-source"):
+                status += "; %d smtp-source error(s), first: %s" % (len(errors), errors[0])
             row["status"] = status
             self.recover()
             return row
