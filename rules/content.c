@@ -23,7 +23,9 @@
  *  - MIME nesting deeper than mime_nesting_limit is reported only when a
  *    header table is set (Postfix's MIME_OPT_REPORT_NESTING) and rejects
  *    with "550 5.6.0 MIME nesting exceeds safety limit" unless a REJECT
- *    already gave the reason.
+ *    already gave the reason; found after a REDIRECT, it still rejects.
+ *  - DISCARD wins over everything that could go wrong later (a nesting
+ *    error, a lookup error): Postfix accepts and drops such a message.
  *  - Edits (IGNORE, STRIP, REPLACE, PREPEND) change only the bytes of the
  *    header (all its physical lines) or body record they act on; the rest
  *    of the message is copied as received, CR LF included. Postfix's own
@@ -653,8 +655,9 @@ static enum content_mime_next content_next(const struct content_run *run)
     if (!run->inspect_off)
         return CONTENT_MIME_GO;
     /* Keep parsing only when a nesting error could still decide. */
-    return run->rules->mime.report_nesting && run->reason == NULL ? CONTENT_MIME_QUIET
-                                                                  : CONTENT_MIME_STOP;
+    return run->rules->mime.report_nesting && run->reason == NULL && !run->discarded
+               ? CONTENT_MIME_QUIET
+               : CONTENT_MIME_STOP;
 }
 
 /* Postfix's maps_find(): the tables in order, the first answer wins. */
@@ -778,17 +781,27 @@ static char *content_apply_edits(const struct content_run *run, size_t *out_len)
     return out;
 }
 
+/* The end-of-DATA reply, in the precedence of Postfix's smtpd; NULL when
+ * accepted. Postfix discards a message whatever else went wrong with it. */
+static char *content_reply(const struct content_run *run, int errors)
+{
+    if (run->discarded)
+        return NULL;
+    if (run->reason != NULL)
+        return xasprintf("%d %s", run->reason[0] == '4' ? 451 : 550, run->reason);
+    if (errors & CONTENT_MIME_ERR_NESTING)
+        return xstrdup("550 5.6.0 MIME nesting exceeds safety limit");
+    if (run->lookup_failed)
+        return xstrdup("451 4.3.0 Error: queue file write error");
+    return NULL;
+}
+
 static void content_finish(struct content_run *run, int errors, char **rewritten,
                            size_t *rewritten_len)
 {
     struct rules_verdict *v = run->verdict;
 
-    if (run->reason != NULL)
-        v->reply = xasprintf("%d %s", run->reason[0] == '4' ? 451 : 550, run->reason);
-    else if (errors & CONTENT_MIME_ERR_NESTING)
-        v->reply = xstrdup("550 5.6.0 MIME nesting exceeds safety limit");
-    else if (run->lookup_failed)
-        v->reply = xstrdup("451 4.3.0 Error: queue file write error");
+    v->reply = content_reply(run, errors);
     if (errors & CONTENT_MIME_ERR_NESTING)
         content_explain(run, 1, "MIME nesting deeper than mime_nesting_limit (%zu)",
                         run->rules->mime.nesting_limit);

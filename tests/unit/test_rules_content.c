@@ -849,13 +849,19 @@ static void test_nesting(void **state)
          .params = "mime_nesting_limit=0\n",
          .message = deep,
          .reply = "550 5.7.1 subject"},
-        {.label = "the nesting error is found after a DISCARD",
+        {.label = "[Postfix] DISCARD wins over a nesting error",
          .header = "/^Subject: deep/ DISCARD\n",
          .params = "mime_nesting_limit=1\n",
          .message = deep,
-         .reply = "550 5.6.0 MIME nesting exceeds safety limit",
          .notes = "discard: header Subject: deep\n",
          .side = "discard=\n"},
+        {.label = "[Postfix] the nesting error is still found after a REDIRECT",
+         .header = "/^Subject: deep/ REDIRECT x@sink.test\n",
+         .params = "mime_nesting_limit=1\n",
+         .message = deep,
+         .reply = "550 5.6.0 MIME nesting exceeds safety limit",
+         .notes = "redirect: header Subject: deep: x@sink.test\n",
+         .side = "redirect=x@sink.test\n"},
     };
     run_cases(cases, sizeof(cases) / sizeof(cases[0]), 600);
     free(deep);
