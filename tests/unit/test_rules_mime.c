@@ -243,8 +243,8 @@ static void test_decoded(void **state)
          HDR "Content-Type: text/plain; charset=\"ISO-8859-1\"\n"
              "Content-Transfer-Encoding: base64\n\ndW4gY2Fm6SBsYXR0ZQ0K\n",
          "550 5.7.1 coffee"},
-        {"ISO-8859-1 8bit without conversion would not match", "decoded_body_checks = \n",
-         HDR "Content-Type: text/plain; charset=iso-8859-1\n\nun caf\xe9 latte\n", NULL},
+        {"Latin-1 bytes declared UTF-8: not converted, no match", NULL,
+         HDR "Content-Type: text/plain; charset=utf-8\n\nun caf\xe9 latte\n", NULL},
         {"ISO-8859-1 8bit converted", NULL,
          HDR "Content-Type: text/plain; charset=iso-8859-1\n\nun caf\xe9 latte\n",
          "550 5.7.1 coffee"},
