@@ -535,6 +535,69 @@ static void test_explain(void **state)
     free(config);
 }
 
+/* ---- committed fixtures: the .eml files in tests/unit/mime (CRLF) ---- */
+
+static char *read_fixture(const char *name, size_t *len)
+{
+    const char *slash = strrchr(__FILE__, '/');
+    char *path = mt_asprintf("%.*s/mime/%s", slash ? (int)(slash - __FILE__) : 1,
+                             slash ? __FILE__ : ".", name);
+    FILE *fp = fopen(path, "rb");
+    char *data;
+    long size;
+
+    if (fp == NULL)
+        mt_fail(name, "cannot open %s", path);
+    free(path);
+    fseek(fp, 0, SEEK_END);
+    size = ftell(fp);
+    rewind(fp);
+    data = malloc((size_t)size + 1);
+    assert_non_null(data);
+    assert_int_equal(fread(data, 1, (size_t)size, fp), (size_t)size);
+    data[size] = '\0';
+    fclose(fp);
+    *len = (size_t)size;
+    return data;
+}
+
+static void test_fixtures(void **state)
+{
+    static const struct {
+        const char *file;
+        const char *config;
+        const char *reply;
+        const char *hold;
+    } cases[] = {
+        {"rfc2231-continuation-exe.eml", NULL, "550 5.7.1 Executable attachments are not accepted"},
+        {"rfc2047-latin1-name.eml", NULL, "451 4.7.1 try later"},
+        {"base64-phrase.eml", NULL, "550 5.7.1 phrase found"},
+        {"qp-latin1-phrase.eml", NULL, "550 5.7.1 coffee"},
+        {"dsn-report.eml", NULL, "550 5.7.1 no third-party DSNs"},
+        {"nested-rfc822-exe.eml", NULL, "550 5.7.1 Executable attachments are not accepted"},
+        /* GMime takes boundary "a": hidden.exe is text of part 1 to it, a
+         * part to a reader that takes "b". */
+        {"two-boundaries.eml", NULL, NULL},
+        {"two-boundaries.eml", "ambiguous_mime_action = hold\n", NULL,
+         "ambiguous MIME: conflicting parameters (boundary)"},
+        {"plain-clean.eml", "strict_mime_checks = yes\nambiguous_mime_action = defer\n", NULL},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len;
+        char *data = read_fixture(cases[i].file, &len);
+        char *config = config_with(cases[i].config);
+        struct mt_result r;
+
+        mt_run_data(config, data, len, &r);
+        mt_expect(cases[i].file, "reply", cases[i].reply, r.verdict.reply);
+        mt_expect(cases[i].file, "hold", cases[i].hold, r.verdict.hold);
+        mt_result_free(&r);
+        free(config);
+        free(data);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -542,7 +605,7 @@ int main(void)
         cmocka_unit_test(test_decoded), cmocka_unit_test(test_actions),
         cmocka_unit_test(test_limits),  cmocka_unit_test(test_strict_ambiguous),
         cmocka_unit_test(test_load),    cmocka_unit_test(test_changed),
-        cmocka_unit_test(test_explain),
+        cmocka_unit_test(test_explain), cmocka_unit_test(test_fixtures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
