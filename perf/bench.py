@@ -456,7 +456,7 @@ scanl     unix  -       -       n       -       {mp}      lmtp
             lines.append(text.replace("perf/rules/", os.path.join(PERF, "rules") + "/"))
         lines += ["listen = 127.0.0.1:%d" % listen, "relay = 127.0.0.1:%d" % relay,
                   "hold_relay = 127.0.0.1:%d" % relay, "process_limit = %d" % self.a.maxproc,
-                  "myhostname = localhost"]
+                  "myhostname = localhost"] + [x.strip() for x in self.a.scand_extra.split(";") if x.strip()]
         path = os.path.join(self.W, name + ".conf")
         open(path, "w").write("\n".join(lines) + "\n")
         return path
@@ -845,6 +845,8 @@ def main():
                     help="scan transport maxproc = scand process_limit = amavisd max_servers")
     ap.add_argument("--relay-maxproc", type=int, default=0,
                     help="maxproc of the 10026 smtpd (default: --maxproc, as deploy/ has it)")
+    ap.add_argument("--scand-extra", default="",
+                    help='extra scand.conf lines for every scand mode, ";"-separated, e.g. "max_use = 1000"')
     ap.add_argument("--reuse", action="store_true", help="smtp-source -d: reuse client connections")
     ap.add_argument("--warmup", type=int, default=50, help="unrecorded messages per mode and size first")
     ap.add_argument("--timeout", type=int, default=600, help="seconds one run may take")
