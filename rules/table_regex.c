@@ -17,7 +17,9 @@
  * the same answers here. [checked against postmap -q, Postfix 3.7.11]
  *
  * Every pcre match runs under a match context with match and depth
- * limits; hitting one is a lookup error (-1), never a silent no-match.
+ * limits; a rule that hits one is skipped with a warning and the next rule
+ * is tried, as Postfix's dict_pcre.c does (its result can then differ
+ * from an unbounded match only on input built to exhaust the matcher).
  */
 #include <regex.h>
 #include <stdio.h>
@@ -586,10 +588,12 @@ static int rx_lookup(struct table *table, const char *key, struct table_result *
         }
         int rc = t->engine->match(t, rule->re, key, spans, nspans, why, sizeof(why));
         if (rc < 0) {
-            result->value =
-                xasprintf("%s map %s, line %d: %s", t->engine->name, t->path, rule->line, why);
-            result->where = table_where(t->path, rule->line);
-            status = -1;
+            /* Postfix (dict_pcre.c) warns and goes on with the next rule: a
+             * rule that cannot be evaluated (match or depth limit) neither
+             * fires nor opens its if-block. */
+            msg_warn("%s map %s, line %d: %s; rule skipped", t->engine->name, t->path, rule->line,
+                     why);
+            i = rule->op == RX_IF ? rule->skip_to : i + 1;
         } else if (rule->op == RX_IF) {
             i = rc != rule->negated ? i + 1 : rule->skip_to;
         } else if (rc != rule->negated) {
