@@ -352,7 +352,7 @@ class Runner:
         os.makedirs(tdir, exist_ok=True)
         for name, text in case.tables.items():
             with open(os.path.join(tdir, name), "w") as f:
-                f.write(text)
+                f.write(text.replace("@T@", tdir))
 
     def rules_text(self, case, tdir):
         lines = [l.replace("@T@", tdir) for l in case.main]
