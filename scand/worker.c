@@ -85,12 +85,10 @@ static void worker_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
     worker->nconns++;
     worker->served++;
     conn->session = session_new(&worker->env, fd, peer, worker_conn_closed, conn);
-    /* Recycling after max_use: existing sessions end as their transactions do. */
-    if (worker->served >= worker->env.params->max_use) {
-        struct worker_conn *c;
-        TAILQ_FOREACH(c, &worker->conns, link)
-        session_drain(c->session);
-    }
+    /* Recycling after max_use: stop accepting and exit once the sessions we
+     * have end by themselves (Postfix closes an idle cached connection
+     * after smtp_connection_cache_time_limit). Closing them here would race
+     * with a client about to send its next command. */
     worker_update_listener(worker);
 }
 
