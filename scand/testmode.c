@@ -7,6 +7,8 @@
  * message, so it applies to every recipient accepted at RCPT. A 421/521
  * reply ends the session: nothing after it is evaluated.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -47,6 +49,7 @@ struct testmode {
     size_t rcpt_count;
     size_t accepted;
     const char *closed_by; /* the 421/521 reply that ended the session */
+    char client_addr[INET6_ADDRSTRLEN];
     FILE *err;
     int explain;
     int explain_lines; /* lines the engine gave for the current block */
@@ -315,8 +318,15 @@ static void testmode_query(struct testmode *tm, const struct testmode_options *o
 {
     const char *addr = opts->client_addr ? opts->client_addr : "unknown";
 
+    struct in6_addr in6;
+
     if (strncasecmp(addr, "IPv6:", 5) == 0)
         addr += 5;
+    /* IPv6 in compressed form, as Postfix prints it (2001:db8:2::9): the
+     * octet-stripping lookups depend on the spelling. */
+    if (strchr(addr, ':') != NULL && inet_pton(AF_INET6, addr, &in6) == 1 &&
+        inet_ntop(AF_INET6, &in6, tm->client_addr, sizeof(tm->client_addr)) != NULL)
+        addr = tm->client_addr;
     tm->query.client_name = opts->client_name ? opts->client_name : "unknown";
     tm->query.client_addr = addr;
     tm->query.helo = opts->helo;

@@ -52,7 +52,7 @@ struct scand_params;
 
 struct testmode_options {
     const char *client_name; /* NULL: "unknown" */
-    const char *client_addr; /* NULL: "unknown"; "IPv6:"/"IPV6:" prefix accepted */
+    const char *client_addr; /* NULL: "unknown"; "IPv6:" prefix accepted, IPv6 compressed */
     const char *helo;        /* NULL: the client sent no HELO */
     const char *protocol;    /* NULL: "ESMTP" */
     const char *sender;      /* "" or "<>" for the null sender; <...> stripped */
