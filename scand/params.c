@@ -78,6 +78,7 @@ static const struct param_spec param_table[] = {
     P(smtp_data_done_timeout, PARAM_TIME, "600s", 1),
     P(smtp_rset_timeout, PARAM_TIME, "20s", 1),
     P(smtp_quit_timeout, PARAM_TIME, "300s", 1),
+    P(smtp_connection_cache_time_limit, PARAM_TIME, "2s", 0),
 };
 
 #define PARAM_COUNT (sizeof(param_table) / sizeof(param_table[0]))

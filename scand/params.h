@@ -38,22 +38,23 @@ struct scand_params {
     size_t command_line_limit; /* command_line_limit = 2048 ... longest command line */
 
     /* Postfix's */
-    char *myhostname;             /* myhostname = localhost */
-    size_t message_size_limit;    /* 10240000 */
-    size_t smtpd_recipient_limit; /* 1000 */
-    int smtpd_timeout;            /* 300s */
-    size_t line_length_limit;     /* 2048 (content checks split longer lines, as Postfix) */
-    int hopcount_limit;           /* 50 */
-    int smtp_connect_timeout;     /* 30s */
-    int smtp_helo_timeout;        /* 300s */
-    int smtp_xforward_timeout;    /* 300s */
-    int smtp_mail_timeout;        /* 300s */
-    int smtp_rcpt_timeout;        /* 300s */
-    int smtp_data_init_timeout;   /* 120s */
-    int smtp_data_xfer_timeout;   /* 180s */
-    int smtp_data_done_timeout;   /* 600s */
-    int smtp_rset_timeout;        /* 20s */
-    int smtp_quit_timeout;        /* 300s */
+    char *myhostname;                     /* myhostname = localhost */
+    size_t message_size_limit;            /* 10240000 */
+    size_t smtpd_recipient_limit;         /* 1000 */
+    int smtpd_timeout;                    /* 300s */
+    size_t line_length_limit;             /* 2048 (content checks split longer lines, as Postfix) */
+    int hopcount_limit;                   /* 50 */
+    int smtp_connect_timeout;             /* 30s */
+    int smtp_helo_timeout;                /* 300s */
+    int smtp_xforward_timeout;            /* 300s */
+    int smtp_mail_timeout;                /* 300s */
+    int smtp_rcpt_timeout;                /* 300s */
+    int smtp_data_init_timeout;           /* 120s */
+    int smtp_data_xfer_timeout;           /* 180s */
+    int smtp_data_done_timeout;           /* 600s */
+    int smtp_rset_timeout;                /* 20s */
+    int smtp_quit_timeout;                /* 300s */
+    int smtp_connection_cache_time_limit; /* 2s: idle relay connections kept for reuse */
 };
 
 /* Load path (NULL: defaults only). On error returns -1 with "FILE, line N:

@@ -343,7 +343,7 @@ static struct relay *session_relay(struct session *session)
     if (session->relay != NULL && !relay_alive(session->relay))
         session_release_relay(session);
     if (session->relay == NULL)
-        session->relay = relay_open(session->env->base, &session->env->relay_config);
+        session->relay = relay_pool_get(session->env->relay_pool);
     return session->relay;
 }
 
@@ -766,6 +766,11 @@ static void session_on_reset(void *ctx, struct smtp_server *server)
     if (session->relay_tx_open && session->relay != NULL && relay_alive(session->relay))
         smtp_client_rset(relay_client(session->relay), session_rset_done, NULL);
     session->relay_tx_open = 0;
+    /* Between transactions the relay connection belongs to the worker. */
+    if (session->relay != NULL) {
+        relay_pool_put(session->env->relay_pool, session->relay);
+        session->relay = NULL;
+    }
     if (session->policy_active) {
         policy_tx_free(&session->policy);
         session->policy_active = 0;

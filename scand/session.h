@@ -18,6 +18,7 @@
 #include "smtp/smtp_server.h"
 #include "scand/params.h"
 #include "scand/relay.h"
+#include "scand/relay_pool.h"
 
 /* Per worker, read-only while sessions run. */
 struct session_env {
@@ -26,6 +27,7 @@ struct session_env {
     struct smtp_server_config server_config;
     struct relay_config relay_config;
     struct relay_config hold_relay_config; /* where HOLD sends a message */
+    struct relay_pool *relay_pool;         /* relay connections between transactions */
 };
 
 struct session;

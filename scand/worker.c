@@ -183,6 +183,8 @@ int worker_main(const struct scand_params *params, int listen_fd)
         msg_fatal("event_base_new failed");
     if (worker_setup_env(&worker, params) < 0)
         return 1;
+    worker.env.relay_pool = relay_pool_new(worker.base, &worker.env.relay_config,
+                                           params->smtp_connection_cache_time_limit);
     worker.listener = evconnlistener_new(worker.base, worker_accept_cb, &worker,
                                          LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 0, listen_fd);
     if (worker.listener == NULL)
@@ -202,6 +204,7 @@ int worker_main(const struct scand_params *params, int listen_fd)
         TAILQ_REMOVE(&worker.conns, conn, link);
         free(conn);
     }
+    relay_pool_free(worker.env.relay_pool);
     evconnlistener_free(worker.listener);
     event_free(worker.sigterm);
     event_free(worker.deadline);
