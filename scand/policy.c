@@ -5,8 +5,10 @@
  * and the last REDIRECT win, PREPENDs and BCCs accumulate in firing order,
  * DISCARD and HOLD stick for the rest of the transaction.
  */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/msg.h"
 #include "util/xalloc.h"
@@ -47,6 +49,18 @@ static const char *policy_stage_name(enum rules_stage stage)
     default:
         return "END-OF-MESSAGE";
     }
+}
+
+const char *policy_client_addr(const char *addr, char *buf, size_t len)
+{
+    struct in6_addr in6;
+
+    if (strncasecmp(addr, "IPv6:", 5) == 0)
+        addr += 5;
+    if (strchr(addr, ':') != NULL && inet_pton(AF_INET6, addr, &in6) == 1 &&
+        inet_ntop(AF_INET6, &in6, buf, (socklen_t)len) != NULL)
+        return buf;
+    return addr;
 }
 
 void policy_log(const char *queue_id, const char *kind, const char *stage_name,

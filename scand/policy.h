@@ -49,6 +49,12 @@ char *policy_content(struct content_rules *content, struct mime_rules *mime, con
                      size_t len, const struct rules_query *query, struct policy_tx *tx,
                      const struct rules_explain *explain, char **rewritten, size_t *rewritten_len);
 
+/* The client address as the rules see it and Postfix prints it: an
+ * "IPv6:" prefix dropped and IPv6 compressed (2001:db8:2::9), since the
+ * octet-stripping lookups depend on the spelling. Returns addr itself or
+ * buf (INET6_ADDRSTRLEN bytes at least). */
+const char *policy_client_addr(const char *addr, char *buf, size_t len);
+
 /* Log one line in Postfix's NOQUEUE shape for a stage ("RCPT", "DATA",
  * "END-OF-MESSAGE", "MAIL"): "ID: KIND: STAGE from NAME[ADDR]: TEXT;
  * from=<S> to=<R> proto=P helo=<H>". */

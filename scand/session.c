@@ -49,6 +49,7 @@ struct session {
     struct relay *relay;
     struct event *resume; /* re-runs input processing from the loop */
     char peer_addr[INET6_ADDRSTRLEN];
+    char client_addr[INET6_ADDRSTRLEN]; /* XFORWARD ADDR as the rules see it */
     session_closed_fn closed;
     void *closed_ctx;
 
@@ -240,8 +241,8 @@ static void session_query(struct session *session, struct rules_query *query, co
     const char *helo = tx->xforward.helo;
 
     memset(query, 0, sizeof(*query));
-    if (addr != NULL && strncasecmp(addr, "IPV6:", 5) == 0)
-        addr += 5;
+    if (!smtp_xforward_unavailable(addr))
+        addr = policy_client_addr(addr, session->client_addr, sizeof(session->client_addr));
     query->client_name =
         smtp_xforward_unavailable(tx->xforward.name) ? "unknown" : tx->xforward.name;
     query->client_addr = smtp_xforward_unavailable(addr) ? "unknown" : addr;

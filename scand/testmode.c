@@ -316,17 +316,9 @@ static int testmode_status(const struct testmode *tm)
 static void testmode_query(struct testmode *tm, const struct testmode_options *opts,
                            char *sender_buf, size_t sender_len)
 {
-    const char *addr = opts->client_addr ? opts->client_addr : "unknown";
+    const char *addr = policy_client_addr(opts->client_addr ? opts->client_addr : "unknown",
+                                          tm->client_addr, sizeof(tm->client_addr));
 
-    struct in6_addr in6;
-
-    if (strncasecmp(addr, "IPv6:", 5) == 0)
-        addr += 5;
-    /* IPv6 in compressed form, as Postfix prints it (2001:db8:2::9): the
-     * octet-stripping lookups depend on the spelling. */
-    if (strchr(addr, ':') != NULL && inet_pton(AF_INET6, addr, &in6) == 1 &&
-        inet_ntop(AF_INET6, &in6, tm->client_addr, sizeof(tm->client_addr)) != NULL)
-        addr = tm->client_addr;
     tm->query.client_name = opts->client_name ? opts->client_name : "unknown";
     tm->query.client_addr = addr;
     tm->query.helo = opts->helo;
