@@ -43,7 +43,8 @@ static void main_usage(const char *argv0)
     fprintf(stderr,
             "usage: %s [-c config_file] [-F] [-v]\n"
             "       %s [-c config_file] -t [--client-name NAME] [--client-addr ADDR]\n"
-            "             [--helo NAME] [--protocol ESMTP] [--explain] -f SENDER -- RCPT... "
+            "             [--helo NAME] [--protocol ESMTP] [--explain] [--print-message] -f SENDER "
+            "-- RCPT... "
             "< message\n",
             argv0, argv0);
     exit(EX_USAGE);
@@ -55,6 +56,7 @@ enum main_long_option {
     OPT_HELO,
     OPT_PROTOCOL,
     OPT_EXPLAIN,
+    OPT_PRINT_MESSAGE,
 };
 
 static const struct option main_long_options[] = {
@@ -63,6 +65,7 @@ static const struct option main_long_options[] = {
     {"helo", required_argument, NULL, OPT_HELO},
     {"protocol", required_argument, NULL, OPT_PROTOCOL},
     {"explain", no_argument, NULL, OPT_EXPLAIN},
+    {"print-message", no_argument, NULL, OPT_PRINT_MESSAGE},
     {NULL, 0, NULL, 0},
 };
 
@@ -88,6 +91,9 @@ static int main_test_option(int ch, struct main_options *opts)
     case OPT_EXPLAIN:
         opts->tmode.explain = 1;
         return 1;
+    case OPT_PRINT_MESSAGE:
+        opts->tmode.print_message = 1;
+        return 1;
     default:
         return 0;
     }
@@ -98,8 +104,8 @@ static int main_test_option(int ch, struct main_options *opts)
 static void main_check_test_options(int argc, char **argv, struct main_options *opts)
 {
     const struct testmode_options *t = &opts->tmode;
-    int test_flags =
-        t->sender || t->client_name || t->client_addr || t->helo || t->protocol || t->explain;
+    int test_flags = t->sender || t->client_name || t->client_addr || t->helo || t->protocol ||
+                     t->explain || t->print_message;
 
     if (!opts->test) {
         if (test_flags || optind != argc)

@@ -17,6 +17,8 @@
 #include "rules/rules.h"
 #include "scand/params.h"
 #include "scand/policy.h"
+#include "rules/content.h"
+#include "rules/mime_rules.h"
 #include "scand/testmode.h"
 #include "util/msg.h"
 #include "util/xalloc.h"
@@ -52,7 +54,9 @@ struct testmode {
     char client_addr[INET6_ADDRSTRLEN];
     FILE *err;
     int explain;
-    int explain_lines; /* lines the engine gave for the current block */
+    int explain_lines;               /* lines the engine gave for the current block */
+    FILE *print_message;             /* --print-message: where the relayed content goes */
+    struct testmode_message message; /* the accepted message, for --print-message */
 };
 
 static const char *testmode_strip_brackets(const char *address, char *buf, size_t len)
@@ -193,13 +197,37 @@ static void testmode_read_message(FILE *in, struct testmode_message *msg)
     free(line);
 }
 
-/* The content stage (header_checks, body_checks, MIME rules) goes here
- * when rules/ has it: it returns a reply refusing the message, or NULL. */
-static char *testmode_content_stage(struct testmode *tm, const struct testmode_message *msg)
+/* The content stage: header/body checks, then the MIME rules, as the
+ * daemon runs them; an edited message replaces the one read. */
+static char *testmode_content_stage(struct testmode *tm, struct testmode_message *msg)
 {
-    (void)tm;
-    (void)msg;
-    return NULL;
+    struct rules_explain explain = {.line = testmode_explain_line, .ctx = tm};
+    char *rewritten;
+    size_t rewritten_len;
+    char *reply;
+
+    if (content_rules_empty(tm->params->content) && mime_rules_empty(tm->params->mime))
+        return NULL;
+    testmode_explain_header(tm, "CONTENT", "");
+    reply = policy_content(tm->params->content, tm->params->mime, msg->data, msg->len, &tm->query,
+                           &tm->tx, tm->explain ? &explain : NULL, &rewritten, &rewritten_len);
+    testmode_explain_result(tm, reply);
+    if (rewritten != NULL) {
+        free(msg->data);
+        msg->data = rewritten;
+        msg->len = msg->cap = rewritten_len;
+    }
+    return reply;
+}
+
+/* --print-message: the content as scand would relay it (before the trace
+ * header and PREPENDs of access maps, which the daemon adds on the way). */
+static void testmode_print_message(struct testmode *tm, const struct testmode_message *msg)
+{
+    if (tm->print_message == NULL)
+        return;
+    fputs("--- message as relayed ---\n", tm->print_message);
+    fwrite(msg->data, 1, msg->len, tm->print_message);
 }
 
 /* DATA, content, END-OF-DATA: stops at the first refusal. */
@@ -222,6 +250,10 @@ static void testmode_message_stages(struct testmode *tm, FILE *in)
             snprintf(detail, sizeof(detail), " (size %zu)", msg.len);
             testmode_explain_header(tm, "END-OF-DATA", detail);
             reply = testmode_stage(tm, RULES_STAGE_END_OF_DATA, &disconnect);
+        }
+        if (reply == NULL) {
+            tm->message = msg; /* relayed: kept for --print-message */
+            msg.data = NULL;
         }
         free(msg.data);
     }
@@ -335,8 +367,10 @@ int testmode_run(const struct scand_params *params, const struct testmode_option
     int status;
 
     memset(&tm, 0, sizeof(tm));
+    mime_rules_process_init();
     tm.params = params;
     tm.err = err;
+    tm.print_message = opts->print_message ? out : NULL;
     tm.explain = opts->explain;
     testmode_query(&tm, opts, sender, sizeof(sender));
     policy_tx_init(&tm.tx, "NOQUEUE");
@@ -355,6 +389,9 @@ int testmode_run(const struct scand_params *params, const struct testmode_option
         testmode_message_stages(&tm, in);
 
     testmode_print(&tm, out);
+    if (tm.message.data != NULL)
+        testmode_print_message(&tm, &tm.message);
+    free(tm.message.data);
     status = testmode_status(&tm);
     for (size_t i = 0; i < tm.rcpt_count; i++)
         free(tm.rcpts[i].reply);

@@ -3,7 +3,7 @@
  * stage without relaying, and say what the daemon would do.
  *
  *   scand -c FILE -t [--client-name NAME] [--client-addr ADDR] [--helo NAME]
- *         [--protocol ESMTP] [--explain] -f SENDER -- RCPT... < message
+ *         [--protocol ESMTP] [--explain] [--print-message] -f SENDER -- RCPT... < message
  *
  * Decisions come from policy_check(), the same call the live session makes,
  * so test mode cannot disagree with the daemon on a verdict.
@@ -59,6 +59,7 @@ struct testmode_options {
     char **rcpts;            /* <...> stripped */
     size_t rcpt_count;
     int explain;
+    int print_message; /* --print-message: the relayed content after the results */
 };
 
 /* Run the envelope; message read from in, results to out, explain to err.
