@@ -186,6 +186,25 @@ static void main_drop_privileges(const char *user)
     msg_info("running as user %s", user);
 }
 
+/* The records of interrupted content checks (attempts.h) need a directory
+ * the workers can write; made here while still privileged. Without it scand
+ * still runs, but a message that keeps killing workers is not recognised. */
+static void main_state_directory(const char *dir, const char *user)
+{
+    struct passwd *pw;
+
+    if (dir[0] == '\0')
+        return;
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+        msg_warn("state_directory %s: %s; interrupted content checks will not be counted", dir,
+                 strerror(errno));
+        return;
+    }
+    if (getuid() == 0 && user[0] != '\0' && (pw = getpwnam(user)) != NULL &&
+        chown(dir, pw->pw_uid, pw->pw_gid) < 0)
+        msg_warn("state_directory %s: chown %s: %s", dir, user, strerror(errno));
+}
+
 static void main_daemonize(void)
 {
     pid_t pid = fork();
@@ -250,6 +269,7 @@ int main(int argc, char **argv)
     listen_fd = listen_bind(params.listen, err, sizeof(err));
     if (listen_fd < 0)
         msg_fatal("cannot listen: %s", err);
+    main_state_directory(params.state_directory, params.user);
     main_drop_privileges(params.user);
     /* A peer that closes while we write is an error to handle, not a death. */
     signal(SIGPIPE, SIG_IGN);

@@ -62,6 +62,9 @@ static const struct param_spec param_table[] = {
     P(data_line_limit, PARAM_SIZE, "1048576", 1),
     /* RFC 5321 4.5.3.1.4: a command line may be 512 octets; allow no less. */
     P(command_line_limit, PARAM_SIZE, "2048", 512),
+    P(content_check_time_limit, PARAM_TIME, "60s", 1),
+    P(content_check_attempt_limit, PARAM_INT, "3", 1),
+    P(state_directory, PARAM_STR, "/var/lib/scand", 0),
     P(myhostname, PARAM_STR, "localhost", 0),
     P(message_size_limit, PARAM_SIZE, "10240000", 0),
     P(smtpd_recipient_limit, PARAM_SIZE, "1000", 1),

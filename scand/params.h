@@ -33,9 +33,12 @@ struct scand_params {
     int max_use;       /* max_use = 100 */
     char *user;        /* user = (empty: keep the starting user) */
     int drain_timeout; /* drain_timeout = 60s: SIGTERM/SIGHUP deadline for in-flight sessions */
-    int worker_session_limit;  /* worker_session_limit = 100: sessions one worker multiplexes */
-    size_t data_line_limit;    /* data_line_limit = 1048576: longest DATA line, else 552 */
-    size_t command_line_limit; /* command_line_limit = 2048 ... longest command line */
+    int worker_session_limit;     /* worker_session_limit = 100: sessions one worker multiplexes */
+    size_t data_line_limit;       /* data_line_limit = 1048576: longest DATA line, else 552 */
+    size_t command_line_limit;    /* command_line_limit = 2048: longest command line */
+    int content_check_time_limit; /* 60s: a worker past it dies, Postfix retries */
+    int content_check_attempt_limit; /* 3: interrupted checks before a message is held */
+    char *state_directory;           /* /var/lib/scand: records of interrupted checks */
 
     /* Postfix's */
     char *myhostname;                     /* myhostname = localhost */

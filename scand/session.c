@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -37,6 +38,7 @@
 #include "util/msg.h"
 #include "util/xalloc.h"
 #include "smtp/smtp_reply.h"
+#include "scand/attempts.h"
 #include "scand/divert.h"
 #include "scand/policy.h"
 #include "scand/session.h"
@@ -663,16 +665,36 @@ static char *session_content(struct session *session, struct evbuffer *message,
                              const struct rules_query *query)
 {
     const struct scand_params *params = session->env->params;
+    const char *queue_id = session_queue_id(smtp_server_transaction(session->server));
     size_t len = evbuffer_get_length(message);
+    const char *data;
     char *rewritten;
     size_t rewritten_len;
+    struct attempt attempt;
     char *reply;
+    int interrupted;
 
     if (content_rules_empty(params->content) && mime_rules_empty(params->mime))
         return NULL;
-    reply =
-        policy_content(params->content, params->mime, (const char *)evbuffer_pullup(message, -1),
-                       len, query, &session->policy, NULL, &rewritten, &rewritten_len);
+    data = (const char *)evbuffer_pullup(message, -1);
+    interrupted = attempts_begin(params->state_directory, queue_id, data, len, &attempt);
+    if (interrupted >= params->content_check_attempt_limit) {
+        /* Checked and killed a worker that often: keep it, unchecked, for a human. */
+        msg_warn("%s: content checks interrupted %d times (limit %d): holding the message "
+                 "unchecked",
+                 queue_id, interrupted, params->content_check_attempt_limit);
+        if (session->policy.hold == NULL)
+            session->policy.hold = xasprintf("content checks interrupted %d times", interrupted);
+        attempts_end(&attempt);
+        return NULL;
+    }
+    /* One deadline for all content work: past it SIGALRM ends this worker,
+     * the connection drops, and Postfix keeps the message for a retry. */
+    alarm((unsigned)params->content_check_time_limit);
+    reply = policy_content(params->content, params->mime, data, len, query, &session->policy, NULL,
+                           &rewritten, &rewritten_len);
+    alarm(0);
+    attempts_end(&attempt);
     if (rewritten != NULL) {
         evbuffer_drain(message, len);
         evbuffer_add(message, rewritten, rewritten_len);
