@@ -318,12 +318,12 @@ def cases():
         "c26-no-closing-boundary", "missing closing boundary",
         'Content-Type: multipart/mixed; boundary="=_c26"') + CRLF + multipart("=_c26", [
             TEXT_PART, part(["Content-Type: text/plain"], lines("second part, never closed"))],
-            close=False))
+            close=False), malformed=True)
 
     add("c27-boundary-unused", "deliver", None, std_headers(
         "c27-boundary-unused", "boundary never used",
         'Content-Type: multipart/mixed; boundary="=_never_here"') + CRLF +
-        lines("This is not really multipart.", "--=_something_else", "Just text."))
+        lines("This is not really multipart.", "--=_something_else", "Just text."), malformed=True)
 
     add("c28-unclosed-exe", "reject", R_EXE, std_headers(
         "c28-unclosed-exe", "exe in an unclosed last part",
@@ -363,15 +363,6 @@ def cases():
          "Content-Transfer-Encoding: base64"], b64(b"MZ" + blob("u8", 200))),
         smtputf8=True, rcpt=u_rcpt2, sender="josé@it.test")
 
-    # -- the pcre "i" flag toggles case sensitivity off: "/\.(bat|cmd)$/i"
-    # matches "run.bat" but not "RUN.BAT" (as postmap -q says)
-    add("c35-bat-i-flag", "reject", R_EXE, with_attachment(
-        "c35-bat-i-flag", "lower-case .bat",
-        ['Content-Type: application/octet-stream; name="run.bat"'], lines("@echo off")))
-    add("c36-bat-i-flag-upper", "deliver", None, with_attachment(
-        "c36-bat-i-flag-upper", "upper-case .BAT, rule with the i flag",
-        ['Content-Type: application/octet-stream; name="RUN.BAT"'], lines("@echo off")))
-
     # -- a real DSN, null sender
     dsn = std_headers(
         "c34-dsn", "Undelivered Mail Returned to Sender",
@@ -389,6 +380,28 @@ def cases():
                  lines("From: sender@it.test", "To: nobody@example.net", "Subject: hello",
                        "Message-ID: <orig.c34@it.test>"))])
     add("c34-dsn", "deliver", None, dsn, sender="")
+    # -- the pcre "i" flag toggles case sensitivity off: "/\.(bat|cmd)$/i"
+    # matches "run.bat" but not "RUN.BAT" (as postmap -q says)
+    add("c35-bat-i-flag", "reject", R_EXE, with_attachment(
+        "c35-bat-i-flag", "lower-case .bat",
+        ['Content-Type: application/octet-stream; name="run.bat"'], lines("@echo off")))
+    add("c36-bat-i-flag-upper", "deliver", None, with_attachment(
+        "c36-bat-i-flag-upper", "upper-case .BAT, rule with the i flag",
+        ['Content-Type: application/octet-stream; name="RUN.BAT"'], lines("@echo off")))
+
+    # -- nested_header_checks and body_checks see attached messages too
+    held = lines("From: Inner <inner@it.test>", "Subject: forwarded", "X-Mailer: BadMailer 3.1",
+                 "Content-Type: text/plain", "", "forwarded body")
+    add("c37-nested-hold", "hold", None, std_headers(
+        "c37-nested-hold", "HOLD from a nested message's header",
+        'Content-Type: multipart/mixed; boundary="=_c37"') + CRLF + multipart("=_c37", [
+            TEXT_PART, part(["Content-Type: message/rfc822"], held)]))
+    dropped = lines("From: Inner <inner@it.test>", "Subject: forwarded", "",
+                    "inner text", DISCARD_LINE)
+    add("c38-nested-discard", "discard", None, std_headers(
+        "c38-nested-discard", "DISCARD from a nested message's body",
+        'Content-Type: multipart/mixed; boundary="=_c38"') + CRLF + multipart("=_c38", [
+            TEXT_PART, part(["Content-Type: message/rfc822"], dropped)]))
     return out
 
 
@@ -413,6 +426,7 @@ def cmd_gen(a):
             "smtputf8": bool(opt.get("smtputf8")),
             "eightbit": any(c > 0x7f for c in msg),
             "ambiguous": bool(opt.get("ambiguous")),
+            "malformed": bool(opt.get("malformed")),
             "removed": len(opt.get("remove", [])),
         })
     with open(os.path.join(a.dir, "manifest.json"), "w") as f:
@@ -689,12 +703,17 @@ def cmd_verify(a):
                 rep.ok("%s: %s, %s" % (tid, what, detail))
             else:
                 rep.fail("%s: %s but not as relayed: %s" % (tid, what, detail), diag + [files[0]])
-            if m["ambiguous"]:
-                note = [l for l in scand_log if "ambiguous MIME" in l and any(q in l for q in qids)]
+            for flag, what in (("ambiguous", "ambiguous MIME: "),
+                               ("malformed", "malformed MIME, relayed as received: ")):
+                if not m[flag]:
+                    continue
+                note = [l for l in scand_log if any("%s: info: END-OF-MESSAGE " % q in l for q in qids)
+                        and ": " + what in l]
                 if note:
-                    rep.ok("%s: scand logged the ambiguous MIME (%s)" % (tid, note[0].split(": ", 1)[-1][:100]))
+                    rep.ok("%s: scand logged \"%s\"" % (
+                        tid, (what + note[0].split(": " + what, 1)[1]).split(";")[0]))
                 else:
-                    rep.fail("%s: scand logged the ambiguous MIME" % tid, diag)
+                    rep.fail("%s: scand logged an info line with \"%s\"" % (tid, what), diag)
         elif got == "reject":
             reason = finals[0][1]
             said = "said: %s (in reply to end of DATA command)" % m["text"]

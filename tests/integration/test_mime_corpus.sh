@@ -9,6 +9,7 @@
 # Received/missing headers Postfix adds), bounced by Postfix with the rule's
 # text, discarded, or held on Postfix's hold queue (then released and
 # delivered byte-identical). Every message is accounted for.
+# IT_SCAN_PROTO=lmtp runs it over the LMTP scan entry.
 set -u
 . "$(dirname "$0")/lib.sh"
 it_init mime-corpus "${1:-build}"
@@ -77,6 +78,7 @@ out=$($CORPUS send --dir "$C" --port "$FRONT" \
 log "$out"
 check "front smtpd accepted all $N corpus messages" grep -q "^sent $N accepted $N\$" <<<"$out"
 check "queue drained (held mail aside) within 60s" only_held_left 60
+sleep 1 # the last log lines (postlogd, scand) land
 run_verify
 
 # Release what was held; it must reach the sink unchanged.
@@ -87,5 +89,6 @@ for l in sys.stdin:
 for q in $held; do postsuper -c "$PFC" -H "$q" >/dev/null 2>&1; done
 postqueue -c "$PFC" -f
 check "released mail left the queue within 30s" it_wait_queue_empty 30
+sleep 1
 run_verify --released
 it_done
