@@ -24,7 +24,7 @@ it_postfix_start
 python3 "$DIFF_DIR/contentdiff.py" --build "$BUILD" --pfc "$PFC" --work "$W/diff" \
     --front "$FRONT" --scan "$SCAN" --pf-sink-dir "$SINKDIR" \
     --sc-sink "$SC_SINK" --sc-sink-dir "$W/sc-sink" \
-    --sc-hold "$SC_HOLD" --sc-hold-dir "$W/sc-hold" --only "${2:-}" \
+    --sc-hold "$SC_HOLD" --sc-hold-dir "$W/sc-hold" --only="${2:-}" \
     "$DIFF_DIR"/*.case | tee "$W/contentdiff.out"
 rc=${PIPESTATUS[0]}
 IT_PASS=$(grep -c '^ok ' "$W/contentdiff.out")
