@@ -53,10 +53,14 @@ class Message:
         self.no = no
         self.rcpts = []
         self.lines = []
+        self.client = dict(CLIENT)
         for word in shlex.split(opts or ""):
             key, sep, value = word.partition("=")
+            m = re.match(r"^(.+)\[(.+)\]$", value)
             if key == "to" and sep:
                 self.rcpts.append(value.strip("<>"))
+            elif key == "client" and m:
+                self.client = {"name": m.group(1), "addr": m.group(2), "helo": m.group(1)}
             else:
                 raise SystemExit("%s, line %d: unknown message option %r" % (path, no, word))
         if not self.rcpts:
@@ -188,8 +192,8 @@ class Conn:
         self.sock.close()
 
 
-def client_attrs():
-    return "NAME=%s ADDR=%s HELO=%s PROTO=ESMTP" % (CLIENT["name"], CLIENT["addr"], CLIENT["helo"])
+def client_attrs(client):
+    return "NAME=%s ADDR=%s HELO=%s PROTO=ESMTP" % (client["name"], client["addr"], client["helo"])
 
 
 def transaction(conn, sender, rcpts, text):
@@ -254,6 +258,26 @@ def strip_own_received(text, pattern):
 
 
 PF_RECEIVED = r"by front\.it\.test \(Postfix\)"
+
+
+def postfix_received(pf, msg):
+    """The Received: header Postfix's front smtpd put on this message (LF
+    line ends, with its line end), taken from Postfix's copy when there is
+    one, else made in the same form."""
+    if pf[0] in ("hold", "deliver"):
+        headers, _ = split_headers(pf[1])
+        for h in headers:
+            if h.lower().startswith("received:") and re.search(PF_RECEIVED, h):
+                return h + "\n"
+    m = re.search(r"queued as ([0-9A-Za-z]+)", pf[1] or "") if pf[0] == "reply" else None
+    qid = m.group(1) if m else "4Xy1Zq0AbCz"
+    c = msg.client
+    date = time.strftime("%a, %d %b %Y %H:%M:%S +0000 (UTC)", time.gmtime())
+    text = "Received: from %s (%s [%s])\n\tby front.it.test (Postfix) with ESMTP id %s" % (
+        c["helo"], c["name"], c["addr"], qid)
+    if len(msg.rcpts) == 1:
+        return text + "\n\tfor <%s>; %s\n" % (msg.rcpts[0], date)
+    return text + ";\n\t%s\n" % date
 SC_RECEIVED = r"by localhost \(scand\)"
 
 
@@ -416,10 +440,10 @@ class Runner:
             return ("reply", "(no smtpd with marker %s)" % self.marker)
         try:
             conn.cmd("EHLO localhost")
-            r = conn.cmd("XCLIENT " + client_attrs())
+            r = conn.cmd("XCLIENT " + client_attrs(msg.client))
             if not r.startswith("220"):
                 return ("reply", "XCLIENT " + r)
-            conn.cmd("EHLO " + CLIENT["helo"])
+            conn.cmd("EHLO " + msg.client["helo"])
             r = transaction(conn, sender, msg.rcpts, msg.text())
         except Closed:
             return ("reply", "(connection closed)")
@@ -460,15 +484,15 @@ class Runner:
 
     # -------------------------------------------------- scand's side
 
-    def scand_outcome(self, msg, sender):
+    def scand_outcome(self, msg, sender, text):
         conn = Conn(self.a.scan)
         try:
             conn.reply()
             conn.cmd("EHLO localhost")
-            r = conn.cmd("XFORWARD " + client_attrs())
+            r = conn.cmd("XFORWARD " + client_attrs(msg.client))
             if not r.startswith("250"):
                 return ("reply", "XFORWARD " + r)
-            r = transaction(conn, sender, msg.rcpts, msg.text())
+            r = transaction(conn, sender, msg.rcpts, text)
         except Closed:
             return ("reply", "(connection closed)")
         finally:
@@ -489,11 +513,11 @@ class Runner:
         return ("reply", r + " (found in relay sink: %s, hold sink: %s)"
                 % (delivered is not None, held is not None))
 
-    def testmode(self, conf, msg, sender):
-        cmd = [self.scand, "-c", conf, "-t", "--print-message", "--client-name", CLIENT["name"],
-               "--client-addr", CLIENT["addr"], "--helo", CLIENT["helo"], "-f", sender, "--"] + \
-            msg.rcpts
-        p = subprocess.run(cmd, input=msg.text().encode("utf-8"), stdout=subprocess.PIPE,
+    def testmode(self, conf, msg, sender, text):
+        cmd = [self.scand, "-c", conf, "-t", "--print-message", "--client-name",
+               msg.client["name"], "--client-addr", msg.client["addr"], "--helo",
+               msg.client["helo"], "-f", sender, "--"] + msg.rcpts
+        p = subprocess.run(cmd, input=text.encode("utf-8"), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=30)
         # The printed message has the CRLF line ends scand relays.
         out = normalise(p.stdout)
@@ -509,21 +533,26 @@ class Runner:
         pf_sender = "pf%d-%s@example.org" % (self.serial, msg.name)
         sc_sender = "sc%d-%s@example.org" % (self.serial, msg.name)
         pf = self.postfix_outcome(msg, pf_sender)
-        sc = self.scand_outcome(msg, sc_sender)
+        # After the queue scand gets the message with the front smtpd's
+        # Received: header on top, and content checks see it (Postfix's
+        # cleanup inspects its own Received: too): scand gets the very
+        # header Postfix wrote, or one of the same form.
+        text = postfix_received(pf, msg) + msg.text()
+        sc = self.scand_outcome(msg, sc_sender, text)
         diffs = []
         if pf[0] != sc[0] or (pf[0] == "reply" and pf[1] != sc[1]):
             diffs.append("outcome: postfix %s" % describe(pf))
             diffs.append("         scand   %s" % describe(sc))
         elif pf[0] in ("hold", "deliver"):
             want = strip_own_received(pf[1], PF_RECEIVED)
-            got = strip_own_received(sc[1], SC_RECEIVED)
+            got = strip_own_received(strip_own_received(sc[1], SC_RECEIVED), PF_RECEIVED)
             if want != got:
                 diffs.append("delivered content differs (- postfix, + scand):")
                 diffs += content_diff(want, got)
             if pf[2] != sc[2]:
                 diffs.append("recipients: postfix %s, scand %s" % (pf[2], sc[2]))
         # test mode: the same decision for every recipient, the same message
-        rc, tm_lines, printed, tm_err = self.testmode(conf, msg, sc_sender)
+        rc, tm_lines, printed, tm_err = self.testmode(conf, msg, sc_sender, text)
         want_tm = expected_testmode(pf)
         for i, rcpt in enumerate(msg.rcpts):
             got = tm_lines[i] if i < len(tm_lines) else "(no line)"
@@ -533,6 +562,8 @@ class Runner:
                 diffs.append("scand -t <%s>: want /%s/, got %r" % (rcpt, want_tm, got_action))
         if pf[0] in ("hold", "deliver"):
             want = strip_own_received(pf[1], PF_RECEIVED)
+            if printed is not None:
+                printed = strip_own_received(printed, PF_RECEIVED)
             if printed is None:
                 diffs.append("scand -t --print-message printed no message")
             elif printed != want:
