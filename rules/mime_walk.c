@@ -349,25 +349,169 @@ static void mime_inspect_text(struct mime_run *run, GMimeObject *obj)
 
 /* ---- the walk ---- */
 
+/* The value of parameter pname in a raw header value, quoted or not, with
+ * folding removed; NULL when absent. (RFC 2231 "name*" forms are GMime's.) */
+static char *mime_raw_param(const char *raw, const char *pname)
+{
+    size_t plen = strlen(pname);
+
+    for (const char *p = raw; (p = strcasestr(p, pname)) != NULL; p += plen) {
+        const char *q = p + plen;
+        if (p != raw && p[-1] != ';' && !g_ascii_isspace(p[-1]))
+            continue;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q++ != '=')
+            continue;
+        while (g_ascii_isspace(*q))
+            q++;
+        GString *value = g_string_new(NULL);
+        if (*q == '"') {
+            for (q++; *q != '\0' && *q != '"'; q++) {
+                if (*q == '\\' && q[1] != '\0')
+                    q++;
+                if (*q != '\r' && *q != '\n')
+                    g_string_append_c(value, *q);
+            }
+        } else {
+            for (; *q != '\0' && *q != ';'; q++)
+                if (*q != '\r' && *q != '\n')
+                    g_string_append_c(value, *q);
+        }
+        char *result = xstrdup(g_strstrip(value->str));
+        g_string_free(value, TRUE);
+        return result;
+    }
+    return NULL;
+}
+
+static void mime_inspect_name(struct mime_run *run, const char *name)
+{
+    char *key = xstrdup(name);
+
+    mime_sanitize(key, strlen(key));
+    run->names++;
+    mime_inspect(run, MIME_CHECK_NAME, "file name", key);
+    free(key);
+}
+
+/* One RFC 2047 encoded word "=?charset?B|Q?text?=" at p, decoded and
+ * converted to UTF-8 onto out; returns the length consumed, 0 if p does not
+ * start a well-formed word. */
+static size_t mime_decode_word(const char *p, GString *out)
+{
+    const char *charset = p + 2;
+    const char *q1 = strchr(charset, '?');
+    if (strncmp(p, "=?", 2) != 0 || q1 == NULL || q1[1] == '\0' || q1[2] != '?')
+        return 0;
+    char enc = g_ascii_toupper(q1[1]);
+    const char *text = q1 + 3;
+    const char *end = strstr(text, "?=");
+    if (end == NULL || (enc != 'B' && enc != 'Q'))
+        return 0;
+    char *cs = g_strndup(charset, (gsize)(q1 - charset));
+    char *star = strchr(cs, '*'); /* RFC 2231 language suffix */
+    if (star != NULL)
+        *star = '\0';
+    GString *raw = g_string_new(NULL);
+    if (enc == 'B') {
+        char *b64 = g_strndup(text, (gsize)(end - text));
+        gsize n = 0;
+        guchar *bytes = g_base64_decode(b64, &n);
+        g_string_append_len(raw, (const char *)bytes, (gssize)n);
+        g_free(bytes);
+        g_free(b64);
+    } else {
+        for (const char *c = text; c < end; c++) {
+            if (*c == '_')
+                g_string_append_c(raw, ' ');
+            else if (*c == '=' && c + 2 < end && g_ascii_isxdigit(c[1]) && g_ascii_isxdigit(c[2])) {
+                g_string_append_c(
+                    raw, (char)(g_ascii_xdigit_value(c[1]) * 16 + g_ascii_xdigit_value(c[2])));
+                c += 2;
+            } else
+                g_string_append_c(raw, *c);
+        }
+    }
+    char *utf8 = g_convert(raw->str, (gssize)raw->len, "UTF-8", cs, NULL, NULL, NULL);
+    g_string_append(out, utf8 != NULL ? utf8 : raw->str);
+    g_free(utf8);
+    g_string_free(raw, TRUE);
+    g_free(cs);
+    return (size_t)(end + 2 - p);
+}
+
+/* RFC 2047 decoding of a whole parameter value as mail readers do it:
+ * adjacent encoded words joined (the white space between them dropped). */
+static char *mime_decode_words(const char *value)
+{
+    GString *out = g_string_new(NULL);
+    int after_word = 0;
+
+    for (const char *p = value; *p != '\0';) {
+        size_t used = mime_decode_word(p, out);
+        if (used > 0) {
+            p += used;
+            after_word = 1;
+            continue;
+        }
+        if (after_word && g_ascii_isspace(*p)) {
+            const char *q = p;
+            while (g_ascii_isspace(*q))
+                q++;
+            GString *probe = g_string_new(NULL);
+            size_t next = mime_decode_word(q, probe);
+            g_string_free(probe, TRUE);
+            if (next > 0) {
+                p = q; /* white space between two encoded words is dropped */
+                continue;
+            }
+        }
+        g_string_append_c(out, *p++);
+        after_word = 0;
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* A name of several RFC 2047 encoded words ("=?UTF-8?B?...?= =?UTF-8?B?...?=")
+ * is one name to mail readers, but GMime 3.2.13 keeps only the first word:
+ * decode the raw value as a whole too. NULL when that gives nothing new. */
+static char *mime_whole_name(GMimeObject *obj, const char *header, const char *pname,
+                             const char *decoded)
+{
+    GMimeHeader *h = g_mime_header_list_get_header(g_mime_object_get_header_list(obj), header);
+    const char *raw = h != NULL ? g_mime_header_get_raw_value(h) : NULL;
+    char *value = raw != NULL ? mime_raw_param(raw, pname) : NULL;
+    char *whole = NULL;
+
+    if (value != NULL && strstr(value, "=?") != NULL) {
+        char *text = mime_decode_words(value);
+        if (*text != '\0' && (decoded == NULL || strcmp(text, decoded) != 0))
+            whole = xstrdup(text);
+        g_free(text);
+    }
+    free(value);
+    return whole;
+}
+
 static void mime_inspect_names(struct mime_run *run, GMimeObject *obj)
 {
     const char *filename = g_mime_object_get_content_disposition_parameter(obj, "filename");
     const char *name = g_mime_object_get_content_type_parameter(obj, "name");
-    char *key;
+    char *whole;
 
-    if (filename != NULL && *filename != '\0') {
-        key = xstrdup(filename);
-        mime_sanitize(key, strlen(key));
-        run->names++;
-        mime_inspect(run, MIME_CHECK_NAME, "file name", key);
-        free(key);
+    if (filename != NULL && *filename != '\0')
+        mime_inspect_name(run, filename);
+    if (!run->stop && name != NULL && *name != '\0' &&
+        (filename == NULL || strcmp(name, filename) != 0))
+        mime_inspect_name(run, name);
+    if (!run->stop && (whole = mime_whole_name(obj, "Content-Disposition", "filename", filename))) {
+        mime_inspect_name(run, whole);
+        free(whole);
     }
-    if (name != NULL && *name != '\0' && (filename == NULL || strcmp(name, filename) != 0)) {
-        key = xstrdup(name);
-        mime_sanitize(key, strlen(key));
-        run->names++;
-        mime_inspect(run, MIME_CHECK_NAME, "file name", key);
-        free(key);
+    if (!run->stop && (whole = mime_whole_name(obj, "Content-Type", "name", name))) {
+        mime_inspect_name(run, whole);
+        free(whole);
     }
 }
 
