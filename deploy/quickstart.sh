@@ -49,7 +49,10 @@ bold "3. A private Postfix with scand in between (all on 127.0.0.1)"
 . "$ROOT/tests/integration/lib.sh"
 IT_KEEP=1
 it_init quickstart "$ROOT/build" >"/tmp/scand-quickstart.ports"
-it_start_all "message_size_limit = 100000"
+it_start_all "message_size_limit = 100000
+smtpd_restriction_classes = good_senders_only
+good_senders_only = check_sender_access inline:{ {qq.test = REJECT 521} }, permit
+smtpd_recipient_restrictions = check_recipient_access inline:{ foo@sink.test=good_senders_only }"
 cat <<EOF
     front Postfix smtpd   127.0.0.1:$FRONT   (where mail comes in; config $PFC)
       -> scan transport   (deploy/master.cf.snippet, content_filter from deploy/main.cf.snippet)
@@ -57,15 +60,19 @@ cat <<EOF
       -> Postfix smtpd    127.0.0.1:$RELAY   (the re-injection smtpd of deploy/master.cf.snippet)
     final destination     127.0.0.1:$SINK   (a test sink writing each message to $SINKDIR/)
     Postfix's log         $W/pf/maillog
-    scand here has message_size_limit = 100000 (Postfix's is 20480000).
+    scand here has message_size_limit = 100000 (Postfix's is 20480000) and one
+    restriction pasted from a real main.cf: foo@sink.test only takes mail from
+    good senders (smtpd_restriction_classes), and qq.test is not one of them.
 EOF
 
-bold "4. Sending two messages to the front smtpd"
+bold "4. Sending three messages to the front smtpd"
 echo "  a) a normal message (client set with XCLIENT: mx.example.net [192.0.2.7])"
 it_send --tag passing --to alice@sink.test --from bob@sink.test \
     --xclient "NAME=mx.example.net ADDR=192.0.2.7 HELO=mx.example.net" --helo mx.example.net | indent
 echo "  b) a 200 kB message: over scand's message_size_limit"
 it_send --tag stopped --size 200000 --to alice@sink.test --from carol@sink.test | indent
+echo "  c) a message from 318787866@qq.test to foo@sink.test and alice@sink.test"
+it_send --tag rejected --to foo@sink.test --to alice@sink.test --from 318787866@qq.test | indent
 echo "  waiting for Postfix's queue to empty ..."
 it_wait_queue_empty 60 || echo "  (queue not empty after 60 s; see postqueue -c $PFC -p)"
 
@@ -91,9 +98,18 @@ show_message() { # show_message TAG
 bold "5a. The normal message: passed through scand"
 show_message passing
 
-bold "5b. The big message: stopped"
+bold "5b. The qq.test message: stopped by a rule, for foo@sink.test only"
 cat <<'EOF'
-  Rules are not built yet, so "stopped" here means refused for its size:
+  scand applied the restriction class to the original envelope and answered
+  Postfix's RCPT TO:<foo@sink.test> with
+  "554 5.7.1 <318787866@qq.test>: Sender address rejected: 521", exactly as
+  Postfix's own smtpd would; Postfix bounced that recipient alone, and
+  alice@sink.test got the message.
+EOF
+show_message rejected
+
+bold "5c. The big message: stopped for its size"
+cat <<'EOF'
   scand announces SIZE 100000 in its EHLO reply; Postfix's scan client
   therefore refuses to send the 200 kB message and bounces it with 5.3.4 (a
   client that ignores SIZE gets scand's "552 5.3.4 Message size exceeds fixed
