@@ -44,6 +44,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rules/checks.h"
 #include "rules/content.h"
 #include "rules/content_internal.h"
 #include "rules/rules_internal.h"
@@ -78,20 +79,11 @@ static const char *const check_params[CHECK_COUNT] = {
     "body_checks",
 };
 
-struct content_check {
-    const char *param;
-    struct table **tables; /* owned by content_rules.opened */
-    size_t count;
-};
-
 struct content_rules {
-    struct content_check checks[CHECK_COUNT];
-    struct table **opened; /* each table once, however often named */
-    size_t opened_count;
+    struct checks_list checks[CHECK_COUNT];
+    struct checks_tables set;
     struct content_mime_config mime;
     size_t body_checks_size_limit; /* 0: no limit */
-    char **warned;                 /* warnings already logged, "where: text" */
-    size_t warned_count;
 };
 
 /* ---- loading ---- */
@@ -117,103 +109,16 @@ static const char *content_get(const struct rules_source *source, const char *na
     return value;
 }
 
-static void content_where(const struct rules_source *source, const char *name, char *buf,
-                          size_t len)
-{
-    buf[0] = '\0';
-    if (source->where != NULL)
-        source->where(source->ctx, name, buf, len);
-    if (buf[0] == '\0')
-        snprintf(buf, len, "parameter %s", name);
-}
-
 static int content_size(const struct rules_source *source, const char *name, size_t min,
                         size_t *value, char *err, size_t errlen)
 {
-    const char *text = content_get(source, name);
-    char where[512];
-    char *end;
-    unsigned long long n;
-
-    if (text != NULL && *text != '\0' && strspn(text, "0123456789") == strlen(text)) {
-        n = strtoull(text, &end, 10);
-        if (*end == '\0' && n >= min && n <= (unsigned long long)((size_t)-1 / 4)) {
-            *value = (size_t)n;
-            return 0;
-        }
-    }
-    content_where(source, name, where, sizeof(where));
-    snprintf(err, errlen, "%s: bad numerical configuration: %s = %s", where, name,
-             text != NULL ? text : "");
-    return -1;
+    return checks_size(source, name, content_get(source, name), min, value, err, errlen);
 }
 
 static int content_bool(const struct rules_source *source, const char *name, int *value, char *err,
                         size_t errlen)
 {
-    const char *text = content_get(source, name);
-    char where[512];
-
-    if (text == NULL || strcasecmp(text, "no") == 0 || strcasecmp(text, "false") == 0) {
-        *value = 0;
-        return 0;
-    }
-    if (strcasecmp(text, "yes") == 0 || strcasecmp(text, "true") == 0) {
-        *value = 1;
-        return 0;
-    }
-    content_where(source, name, where, sizeof(where));
-    snprintf(err, errlen, "%s: bad boolean configuration: %s = %s", where, name, text);
-    return -1;
-}
-
-static struct table *content_open(struct content_rules *rules, const char *spec, char *err,
-                                  size_t errlen)
-{
-    struct table *table;
-
-    for (size_t i = 0; i < rules->opened_count; i++)
-        if (strcmp(table_spec(rules->opened[i]), spec) == 0)
-            return rules->opened[i];
-    if ((table = table_open(spec, err, errlen)) == NULL)
-        return NULL;
-    rules->opened = xrealloc(rules->opened, (rules->opened_count + 1) * sizeof(*rules->opened));
-    rules->opened[rules->opened_count++] = table;
-    return table;
-}
-
-/* "type:name, type:name": Postfix searches them in order. */
-static int content_load_check(struct content_rules *rules, const struct rules_source *source,
-                              int which, char *err, size_t errlen)
-{
-    struct content_check *check = &rules->checks[which];
-    const char *value = content_get(source, check_params[which]);
-    char where[512];
-    char terr[1024];
-    size_t count;
-    char **words;
-    int rc = 0;
-
-    check->param = check_params[which];
-    words = rules_split(value != NULL ? value : "", &count);
-    check->tables = xcalloc(count + 1, sizeof(*check->tables));
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        struct table *table = NULL;
-        terr[0] = '\0';
-        if (strchr(words[i], ':') == NULL)
-            snprintf(terr, sizeof(terr), "bad table \"%s\": need type:name", words[i]);
-        else
-            table = content_open(rules, words[i], terr, sizeof(terr));
-        if (table == NULL) {
-            content_where(source, check->param, where, sizeof(where));
-            snprintf(err, errlen, "%s: parameter %s: %s", where, check->param, terr);
-            rc = -1;
-        } else {
-            check->tables[check->count++] = table;
-        }
-    }
-    rules_split_free(words, count);
-    return rc;
+    return checks_bool(source, name, content_get(source, name), value, err, errlen);
 }
 
 static int content_load_limits(struct content_rules *rules, const struct rules_source *source,
@@ -243,7 +148,8 @@ struct content_rules *content_rules_load(const struct rules_source *source, char
     struct content_rules *rules = xcalloc(1, sizeof(*rules));
 
     for (int i = 0; i < CHECK_COUNT; i++) {
-        if (content_load_check(rules, source, i, err, errlen) < 0) {
+        if (checks_load_list(&rules->set, &rules->checks[i], source, check_params[i],
+                             content_get(source, check_params[i]), err, errlen) < 0) {
             content_rules_free(rules);
             return NULL;
         }
@@ -265,12 +171,7 @@ void content_rules_free(struct content_rules *rules)
         return;
     for (int i = 0; i < CHECK_COUNT; i++)
         free(rules->checks[i].tables);
-    for (size_t i = 0; i < rules->opened_count; i++)
-        table_free(rules->opened[i]);
-    free(rules->opened);
-    for (size_t i = 0; i < rules->warned_count; i++)
-        free(rules->warned[i]);
-    free(rules->warned);
+    checks_tables_free(&rules->set);
     free(rules);
 }
 
@@ -284,10 +185,7 @@ int content_rules_empty(const struct content_rules *rules)
 
 int content_rules_changed(const struct content_rules *rules)
 {
-    for (size_t i = 0; i < rules->opened_count; i++)
-        if (table_changed(rules->opened[i]))
-            return 1;
-    return 0;
+    return checks_tables_changed(&rules->set);
 }
 
 /* ---- one message ---- */
@@ -319,63 +217,6 @@ struct content_run {
     size_t headers;
     size_t body_records;
 };
-
-static void content_explain(struct content_run *run, int depth, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void content_explain(struct content_run *run, int depth, const char *fmt, ...)
-{
-    char text[2048];
-    va_list ap;
-
-    if (run->explain == NULL || run->explain->line == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    run->explain->line(run->explain->ctx, depth, text);
-}
-
-/* A warning about a table entry, logged once per entry and text. */
-static void content_warn_once(struct content_run *run, const char *where, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void content_warn_once(struct content_run *run, const char *where, const char *fmt, ...)
-{
-    struct content_rules *rules = run->rules;
-    char text[1024];
-    char *line;
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    content_explain(run, 2, "warning: %s", text);
-    line = xasprintf("%s: %s", where, text);
-    for (size_t i = 0; i < rules->warned_count; i++) {
-        if (strcmp(rules->warned[i], line) == 0) {
-            free(line);
-            return;
-        }
-    }
-    msg_warn("%s", line);
-    rules->warned = xrealloc(rules->warned, (rules->warned_count + 1) * sizeof(*rules->warned));
-    rules->warned[rules->warned_count++] = line;
-}
-
-static void content_note(struct content_run *run, const char *kind, int header, const char *input,
-                         const char *text)
-{
-    struct rules_verdict *v = run->verdict;
-    char *note =
-        xasprintf("%s %.200s%s%s", header ? "header" : "body", input, *text ? ": " : "", text);
-
-    rules_printable(note);
-    v->notes = xrealloc(v->notes, (v->note_count + 1) * sizeof(*v->notes));
-    v->notes[v->note_count].kind = xstrdup(kind);
-    v->notes[v->note_count].text = note;
-    v->note_count++;
-}
 
 static void content_edit(struct content_run *run, size_t start, size_t end, const char *text,
                          const char *suffix)
@@ -414,69 +255,7 @@ static int content_is_header(const char *text)
     return name > 0 && *cp == ':';
 }
 
-static int content_is(const char *value, size_t len, const char *word)
-{
-    return strlen(word) == len && strncasecmp(value, word, len) == 0;
-}
-
-/* Input shown in --explain: printable, folded lines as \n, cut long. */
-static void content_show(const char *input, char *buf, size_t len)
-{
-    size_t used = 0;
-
-    for (const char *cp = input; *cp && used + 8 < len; cp++) {
-        unsigned char c = (unsigned char)*cp;
-        if (c == '\n') {
-            buf[used++] = '\\';
-            buf[used++] = 'n';
-        } else if (c == '\t') {
-            buf[used++] = '\\';
-            buf[used++] = 't';
-        } else if (c < 0x20 || c == 0x7f) {
-            used += (size_t)snprintf(buf + used, len - used, "\\x%02x", c);
-        } else {
-            buf[used++] = (char)c;
-        }
-        if (cp[1] != '\0' && used + 8 >= len) {
-            memcpy(buf + used, "...", 3);
-            used += 3;
-            break;
-        }
-    }
-    buf[used] = '\0';
-}
-
-/* The table line that matched, read again from its file (--explain only):
- * where is "FILE, line N". Empty when it cannot be read. */
-static void content_rule_source(const char *where, char *buf, size_t len)
-{
-    const char *mark = where != NULL ? strstr(where, ", line ") : NULL;
-    char *path;
-    char *line = NULL;
-    size_t cap = 0;
-    long want;
-    FILE *fp;
-
-    buf[0] = '\0';
-    if (mark == NULL || (want = strtol(mark + 7, NULL, 10)) <= 0)
-        return;
-    path = xstrndup(where, (size_t)(mark - where));
-    fp = fopen(path, "r");
-    free(path);
-    if (fp == NULL)
-        return;
-    for (long n = 1; getline(&line, &cap, fp) >= 0; n++) {
-        if (n == want) {
-            line[strcspn(line, "\r\n")] = '\0';
-            content_show(line, buf, len);
-            break;
-        }
-    }
-    free(line);
-    fclose(fp);
-}
-
-static void content_explain_match(struct content_run *run, const struct content_check *check,
+static void content_explain_match(struct content_run *run, const struct checks_list *check,
                                   const struct table_result *r, int header, const char *input,
                                   const struct content_span *span, struct content_mime *mime,
                                   const char *what)
@@ -487,29 +266,13 @@ static void content_explain_match(struct content_run *run, const struct content_
 
     if (run->explain == NULL)
         return;
-    content_rule_source(r->where, rule, sizeof(rule));
-    content_show(input, shown, sizeof(shown));
+    checks_rule_source(r->where, 1, rule, sizeof(rule));
+    checks_show(input, 1, shown, sizeof(shown));
     content_mime_where(mime, part, sizeof(part));
-    content_explain(run, 1, "%s %s%s%s%s: %s at line %zu (%s) \"%s\" -> %s", check->param,
-                    r->where ? r->where : "", *rule ? " \"" : "", rule, *rule ? "\"" : "",
-                    header ? "header" : "body line", span->line, part, shown, r->value);
-    content_explain(run, 2, "%s", what);
-}
-
-static void content_reject(struct content_run *run, const char *text, const char *where)
-{
-    char dsn[16];
-    const char *msg;
-
-    if (*text == '\0')
-        text = "5.7.1 message content rejected";
-    msg = rules_dsn_split(text, "5.7.1", dsn, sizeof(dsn));
-    free(run->reason);
-    run->reason = xasprintf("%s %s", dsn, msg);
-    if (run->reason[0] != '4' && run->reason[0] != '5') {
-        content_warn_once(run, where, "bad DSN action in %s -- need 4.x.x or 5.x.x", text);
-        run->reason[0] = '4';
-    }
+    checks_explain(run->explain, 1, "%s %s%s%s%s: %s at line %zu (%s) \"%s\" -> %s", check->param,
+                   r->where ? r->where : "", *rule ? " \"" : "", rule, *rule ? "\"" : "",
+                   header ? "header" : "body line", span->line, part, shown, r->value);
+    checks_explain(run->explain, 2, "%s", what);
 }
 
 /* Header context: the whole logical header (all its lines). Body: the
@@ -535,119 +298,78 @@ static size_t content_lines(const char *text, size_t len)
     return lines;
 }
 
-/* The one action dispatcher (Postfix's cleanup_act()). Returns what to say
- * about it for --explain. */
-static const char *content_act(struct content_run *run, const struct content_check *check,
-                               int header, const char *input, const struct table_result *r,
-                               const struct content_span *span, char *what, size_t wlen)
+/* The edits, which only header_checks and body_checks have. */
+static void content_act_edit(struct content_run *run, const struct checks_act *a, int header,
+                             const char *cmd, const char *text, const struct content_span *span,
+                             char *what, size_t wlen)
 {
-    const char *value = r->value;
-    const char *where = r->where != NULL ? r->where : check->param;
-    size_t cmd_len = strcspn(value, " \t");
-    const char *text = value + cmd_len;
-    struct rules_verdict *v = run->verdict;
+    int prepend = strcmp(cmd, "PREPEND") == 0;
 
-    while (isspace((unsigned char)*text))
-        text++;
-
-    if (content_is(value, cmd_len, "REJECT")) {
-        content_reject(run, text, where);
-        run->inspect_off = 1;
-        snprintf(what, wlen, "message rejected: %s %s; inspection stops",
-                 run->reason[0] == '4' ? "451" : "550", run->reason);
-    } else if (content_is(value, cmd_len, "WARN") || content_is(value, cmd_len, "INFO")) {
-        int warn = content_is(value, cmd_len, "WARN");
-        content_note(run, warn ? "warn" : "info", header, input, text);
-        snprintf(what, wlen, "logged as %s", warn ? "warning" : "info");
-    } else if (content_is(value, cmd_len, "FILTER")) {
-        if (*text == '\0' || strchr(text, ':') == NULL) {
-            if (*text == '\0')
-                content_warn_once(run, where, "missing FILTER command argument in %s map",
-                                  check->param);
-            else
-                content_warn_once(run, where,
-                                  "bad FILTER command %s in %s -- need transport:destination", text,
-                                  check->param);
-            snprintf(what, wlen, "malformed FILTER: no effect");
-        } else {
-            free(v->filter);
-            v->filter = xstrdup(text);
-            content_note(run, "filter", header, input, text);
-            snprintf(what, wlen, "message goes to content filter %s (the last FILTER wins)", text);
-        }
-    } else if (content_is(value, cmd_len, "PASS")) {
-        content_note(run, "pass", header, input, text);
-        run->inspect_off = 1;
-        snprintf(what, wlen, "no further header or body inspection");
-    } else if (content_is(value, cmd_len, "DISCARD")) {
-        content_note(run, "discard", header, input, text);
-        run->discarded = 1;
-        free(v->discard);
-        v->discard = xstrdup(text);
-        run->inspect_off = 1;
-        snprintf(what, wlen, "message accepted and discarded; inspection stops");
-    } else if (content_is(value, cmd_len, "HOLD")) {
-        if (!run->held && !run->discarded) {
-            content_note(run, "hold", header, input, text);
-            run->held = 1;
-            v->hold = xstrdup(text);
-            snprintf(what, wlen, "message goes to the hold queue; inspection goes on");
-        } else {
-            snprintf(what, wlen, "already %s: nothing more", run->held ? "held" : "discarded");
-        }
-    } else if (content_is(value, cmd_len, "PREPEND") || content_is(value, cmd_len, "REPLACE")) {
-        const char *cmd = content_is(value, cmd_len, "PREPEND") ? "PREPEND" : "REPLACE";
-        if (*text == '\0') {
-            content_warn_once(run, where, "%s action without text in %s map", cmd, check->param);
-            snprintf(what, wlen, "%s without text: no effect", cmd);
-        } else if (header && !content_is_header(text)) {
-            content_warn_once(run, where,
-                              "bad %s header text \"%s\" in %s map -- "
-                              "need \"headername: headervalue\"",
-                              cmd, text, check->param);
-            snprintf(what, wlen, "%s text is no header: no effect", cmd);
-        } else {
-            content_note(run, cmd[0] == 'P' ? "prepend" : "replace", header, input, text);
-            content_do_edit(run, cmd, text, span);
-            snprintf(what, wlen, "%s \"%.200s\" %s", cmd[0] == 'P' ? "inserted" : "replaced by",
-                     text, cmd[0] == 'P' ? "before it" : "");
-        }
-    } else if (content_is(value, cmd_len, "REDIRECT") || content_is(value, cmd_len, "BCC")) {
-        int bcc = content_is(value, cmd_len, "BCC");
-        if (strchr(text, '@') == NULL) {
-            content_warn_once(run, where, "bad %s %s \"%s\" in %s map -- need user@domain",
-                              bcc ? "BCC" : "REDIRECT", bcc ? "address" : "target", text,
-                              check->param);
-            snprintf(what, wlen, "malformed %s: no effect", bcc ? "BCC" : "REDIRECT");
-        } else if (bcc) {
-            v->bcc = xrealloc(v->bcc, (v->bcc_count + 1) * sizeof(*v->bcc));
-            v->bcc[v->bcc_count++] = xstrdup(text);
-            content_note(run, "bcc", header, input, text);
-            snprintf(what, wlen, "BCC recipient %s added", text);
-        } else {
-            free(v->redirect);
-            v->redirect = xstrdup(text);
-            content_note(run, "redirect", header, input, text);
-            run->inspect_off = 1;
-            snprintf(what, wlen, "all recipients replaced by %s; inspection stops", text);
-        }
-    } else if (content_is(value, cmd_len, "STRIP") || content_is(value, cmd_len, "IGNORE")) {
-        if (content_is(value, cmd_len, "STRIP"))
-            content_note(run, "strip", header, input, text);
-        content_do_edit(run, "IGNORE", NULL, span);
+    if (strcmp(cmd, "STRIP") == 0 || strcmp(cmd, "IGNORE") == 0) {
         size_t lines = content_lines(run->data + span->start, span->end - span->start);
+        if (cmd[0] == 'S')
+            checks_note(run->verdict, "strip", a->subject, text);
+        content_do_edit(run, "IGNORE", NULL, span);
         if (lines > 1)
             snprintf(what, wlen, "%s removed (lines %zu to %zu)", header ? "header" : "line",
                      span->line, span->line + lines - 1);
         else
             snprintf(what, wlen, "%s removed", header ? "header" : "line");
-    } else if (content_is(value, cmd_len, "DUNNO") || content_is(value, cmd_len, "OK")) {
-        snprintf(what, wlen, "no action for this %s", header ? "header" : "line");
+    } else if (*text == '\0') {
+        checks_warn_once(a->set, a->explain, a->where, "%s action without text in %s map", cmd,
+                         a->param);
+        snprintf(what, wlen, "%s without text: no effect", cmd);
+    } else if (header && !content_is_header(text)) {
+        checks_warn_once(a->set, a->explain, a->where,
+                         "bad %s header text \"%s\" in %s map -- "
+                         "need \"headername: headervalue\"",
+                         cmd, text, a->param);
+        snprintf(what, wlen, "%s text is no header: no effect", cmd);
     } else {
-        content_warn_once(run, where, "unknown command in %s map: %s", check->param, value);
-        snprintf(what, wlen, "unknown command: no effect");
+        checks_note(run->verdict, prepend ? "prepend" : "replace", a->subject, text);
+        content_do_edit(run, cmd, text, span);
+        snprintf(what, wlen, "%s \"%.200s\" %s", prepend ? "inserted" : "replaced by", text,
+                 prepend ? "before it" : "");
     }
-    return what;
+}
+
+/* The one action dispatcher (Postfix's cleanup_act()): the edits here, the
+ * rest in checks_act(). Fills what, for --explain. */
+static void content_act(struct content_run *run, const struct checks_list *check, int header,
+                        const char *input, const struct table_result *r,
+                        const struct content_span *span, char *what, size_t wlen)
+{
+    static const char *const edits[] = {"PREPEND", "REPLACE", "STRIP", "IGNORE"};
+    const char *value = r->value;
+    size_t cmd_len = strcspn(value, " \t");
+    const char *text = value + cmd_len;
+    char *subject = xasprintf("%s %.200s", header ? "header" : "body", input);
+    struct checks_act a = {
+        .set = &run->rules->set,
+        .explain = run->explain,
+        .verdict = run->verdict,
+        .param = check->param,
+        .where = r->where != NULL ? r->where : check->param,
+        .subject = subject,
+        .scope = "header or body",
+        .input = header ? "header" : "line",
+        .reason = &run->reason,
+        .stop = &run->inspect_off,
+        .held = &run->held,
+        .discarded = &run->discarded,
+    };
+    size_t i;
+
+    while (isspace((unsigned char)*text))
+        text++;
+    for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++)
+        if (checks_is(value, cmd_len, edits[i]))
+            break;
+    if (i < sizeof(edits) / sizeof(edits[0]))
+        content_act_edit(run, &a, header, edits[i], text, span, what, wlen);
+    else
+        checks_act(&a, value, what, wlen);
+    free(subject);
 }
 
 static enum content_mime_next content_next(const struct content_run *run)
@@ -660,35 +382,14 @@ static enum content_mime_next content_next(const struct content_run *run)
                : CONTENT_MIME_STOP;
 }
 
-/* Postfix's maps_find(): the tables in order, the first answer wins. */
-static int content_lookup(struct content_run *run, const struct content_check *check,
-                          const char *key, struct table_result *r)
-{
-    for (size_t i = 0; i < check->count; i++) {
-        int status = table_lookup(check->tables[i], key, r);
-        if (status == 0)
-            continue;
-        if (status < 0) {
-            msg_warn("%s map lookup problem -- message not accepted, try again later: %s",
-                     check->param, r->value != NULL ? r->value : table_spec(check->tables[i]));
-            content_explain(run, 1, "%s %s: lookup error: %s", check->param,
-                            table_spec(check->tables[i]), r->value ? r->value : "");
-            run->lookup_failed = 1;
-            table_result_free(r);
-        }
-        return status;
-    }
-    return 0;
-}
-
-static void content_inspect(struct content_run *run, const struct content_check *check, int header,
+static void content_inspect(struct content_run *run, const struct checks_list *check, int header,
                             const char *key, const struct content_span *span,
                             struct content_mime *mime)
 {
     struct table_result r;
     char what[512];
 
-    if (content_lookup(run, check, key, &r) <= 0)
+    if (checks_lookup(check, key, &r, run->explain, 1, &run->lookup_failed) <= 0)
         return;
     content_act(run, check, header, key, &r, span, what, sizeof(what));
     content_explain_match(run, check, &r, header, key, span, mime, what);
@@ -701,7 +402,7 @@ static enum content_mime_next content_header(void *ctx, struct content_mime *mim
                                              const struct content_span *span)
 {
     struct content_run *run = ctx;
-    const struct content_check *check;
+    const struct checks_list *check;
 
     (void)len;
     if (is_mime)
@@ -713,10 +414,10 @@ static enum content_mime_next content_header(void *ctx, struct content_mime *mim
         return CONTENT_MIME_GO;
     run->headers++;
     if (truncated)
-        content_explain(run, 1,
-                        "header at line %zu: longer than header_size_limit (%zu), "
-                        "inspected as cut at %zu bytes",
-                        span->line, run->rules->mime.header_size_limit, len);
+        checks_explain(run->explain, 1,
+                       "header at line %zu: longer than header_size_limit (%zu), "
+                       "inspected as cut at %zu bytes",
+                       span->line, run->rules->mime.header_size_limit, len);
     content_inspect(run, check, 1, text, span, mime);
     return content_next(run);
 }
@@ -726,7 +427,7 @@ static enum content_mime_next content_body(void *ctx, struct content_mime *mime,
                                            const struct content_span *span)
 {
     struct content_run *run = ctx;
-    const struct content_check *check = &run->rules->checks[CHECK_BODY];
+    const struct checks_list *check = &run->rules->checks[CHECK_BODY];
     size_t limit = run->rules->body_checks_size_limit;
 
     if (check->count == 0)
@@ -735,10 +436,10 @@ static enum content_mime_next content_body(void *ctx, struct content_mime *mime,
         if (!run->limit_noted) {
             char part[200];
             content_mime_where(mime, part, sizeof(part));
-            content_explain(run, 1,
-                            "body_checks_size_limit (%zu) reached at line %zu (%s): "
-                            "the rest of this body segment is not inspected",
-                            limit, span->line, part);
+            checks_explain(run->explain, 1,
+                           "body_checks_size_limit (%zu) reached at line %zu (%s): "
+                           "the rest of this body segment is not inspected",
+                           limit, span->line, part);
         }
         run->limit_noted = 1;
         return CONTENT_MIME_GO;
@@ -788,7 +489,7 @@ static char *content_reply(const struct content_run *run, int errors)
     if (run->discarded)
         return NULL;
     if (run->reason != NULL)
-        return xasprintf("%d %s", run->reason[0] == '4' ? 451 : 550, run->reason);
+        return checks_reject_reply(run->reason);
     if (errors & CONTENT_MIME_ERR_NESTING)
         return xstrdup("550 5.6.0 MIME nesting exceeds safety limit");
     if (run->lookup_failed)
@@ -803,17 +504,18 @@ static void content_finish(struct content_run *run, int errors, char **rewritten
 
     v->reply = content_reply(run, errors);
     if (errors & CONTENT_MIME_ERR_NESTING)
-        content_explain(run, 1, "MIME nesting deeper than mime_nesting_limit (%zu)",
-                        run->rules->mime.nesting_limit);
+        checks_explain(run->explain, 1, "MIME nesting deeper than mime_nesting_limit (%zu)",
+                       run->rules->mime.nesting_limit);
     if (v->reply == NULL && run->edit_count > 0)
         *rewritten = content_apply_edits(run, rewritten_len);
-    content_explain(run, 0, "content checks: %zu header(s) and %zu body line(s) looked up; %s%s%s",
-                    run->headers, run->body_records, v->reply ? "reply " : "",
-                    v->reply             ? v->reply
-                    : run->discarded     ? "accepted, to be discarded"
-                    : *rewritten != NULL ? "accepted, message edited"
-                                         : "accepted, message unchanged",
-                    v->hold && !v->reply ? " (held)" : "");
+    checks_explain(run->explain, 0,
+                   "content checks: %zu header(s) and %zu body line(s) looked up; %s%s%s",
+                   run->headers, run->body_records, v->reply ? "reply " : "",
+                   v->reply             ? v->reply
+                   : run->discarded     ? "accepted, to be discarded"
+                   : *rewritten != NULL ? "accepted, message edited"
+                                        : "accepted, message unchanged",
+                   v->hold && !v->reply ? " (held)" : "");
 }
 
 void content_check(struct content_rules *rules, const char *data, size_t len,
