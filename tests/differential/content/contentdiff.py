@@ -355,7 +355,12 @@ class Runner:
         ours = ["smtpd_banner = $myhostname ESMTP %s" % marker,
                 # cleanup applies the checks; no content filter in between
                 "content_filter =",
-                "smtpd_error_sleep_time = 0"] + lines + \
+                "smtpd_error_sleep_time = 0",
+                # Postfix's smtp client would fold lines longer than 998
+                # bytes on the way to the sink ("\r\n "); scand relays what
+                # it got. (After the queue the scan transport folds them
+                # before scand ever sees them.)
+                "smtp_line_length_limit = 0"] + lines + \
             [l.replace("@T@", self.tdir) for l in case.postfix]
         # Every parameter once: an "overriding earlier entry" warning is a
         # log datagram from every process, and a burst of them at reload can
