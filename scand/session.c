@@ -723,10 +723,13 @@ static void session_on_message(void *ctx, struct smtp_server *server, struct evb
         return;
     }
     session_query(session, &query, NULL);
-    reply = session_content(session, message, &query);
+    /* Postfix's smtpd evaluates smtpd_end_of_data_restrictions before it
+     * asks cleanup (where header/body checks ran) for the outcome, so a
+     * restriction's reply wins over a content check's (smtpd.c data_cmd). */
+    reply = policy_check(params->rules, RULES_STAGE_END_OF_DATA, &query, &session->policy, NULL,
+                         &disconnect);
     if (reply == NULL)
-        reply = policy_check(params->rules, RULES_STAGE_END_OF_DATA, &query, &session->policy, NULL,
-                             &disconnect);
+        reply = session_content(session, message, &query);
     if (reply != NULL) {
         session_log_outcome(session, reply[0] == '4' ? "deferred" : "bounced", reply);
         session_rule_reply(session, reply, disconnect, 1);

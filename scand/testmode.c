@@ -230,7 +230,7 @@ static void testmode_print_message(struct testmode *tm, const struct testmode_me
     fwrite(msg->data, 1, msg->len, tm->print_message);
 }
 
-/* DATA, content, END-OF-DATA: stops at the first refusal. */
+/* DATA, END-OF-DATA, content: stops at the first refusal. */
 static void testmode_message_stages(struct testmode *tm, FILE *in)
 {
     struct testmode_message msg;
@@ -245,12 +245,13 @@ static void testmode_message_stages(struct testmode *tm, FILE *in)
     if (reply == NULL) {
         testmode_read_message(in, &msg);
         tm->query.message_size = msg.len;
-        reply = testmode_content_stage(tm, &msg);
-        if (reply == NULL) {
-            snprintf(detail, sizeof(detail), " (size %zu)", msg.len);
-            testmode_explain_header(tm, "END-OF-DATA", detail);
-            reply = testmode_stage(tm, RULES_STAGE_END_OF_DATA, &disconnect);
-        }
+        /* End-of-data restrictions first, then the content checks, as
+         * Postfix's smtpd and the daemon order them. */
+        snprintf(detail, sizeof(detail), " (size %zu)", msg.len);
+        testmode_explain_header(tm, "END-OF-DATA", detail);
+        reply = testmode_stage(tm, RULES_STAGE_END_OF_DATA, &disconnect);
+        if (reply == NULL)
+            reply = testmode_content_stage(tm, &msg);
         if (reply == NULL) {
             tm->message = msg; /* relayed: kept for --print-message */
             msg.data = NULL;
