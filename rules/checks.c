@@ -140,17 +140,23 @@ int checks_tables_changed(const struct checks_tables *set)
 
 /* ---- one message ---- */
 
-void checks_explain(const struct rules_explain *explain, int depth, const char *fmt, ...)
+void checks_vexplain(const struct rules_explain *explain, int depth, const char *fmt, va_list ap)
 {
     char text[2048];
-    va_list ap;
 
     if (explain == NULL || explain->line == NULL)
         return;
-    va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
     explain->line(explain->ctx, depth, text);
+}
+
+void checks_explain(const struct rules_explain *explain, int depth, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    checks_vexplain(explain, depth, fmt, ap);
+    va_end(ap);
 }
 
 void checks_warn_once(struct checks_tables *set, const struct rules_explain *explain,

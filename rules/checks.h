@@ -8,6 +8,7 @@
 #ifndef SCAND_RULES_CHECKS_H
 #define SCAND_RULES_CHECKS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "rules/rules.h"
@@ -53,6 +54,8 @@ int checks_tables_changed(const struct checks_tables *set);
 
 void checks_explain(const struct rules_explain *explain, int depth, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void checks_vexplain(const struct rules_explain *explain, int depth, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* A warning about the table entry at where: explained (depth 2) every
  * time, logged once per entry and text. */
 void checks_warn_once(struct checks_tables *set, const struct rules_explain *explain,

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "rules/checks.h"
 #include "rules/rules.h"
 #include "rules/table.h"
 
@@ -26,24 +27,15 @@ enum mime_ambiguous_action {
     MIME_AMBIGUOUS_DEFER, /* 451 4.6.0 */
 };
 
-struct mime_check {
-    const char *param;
-    struct table **tables; /* owned by mime_rules.opened */
-    size_t count;
-};
-
 struct mime_rules {
-    struct mime_check checks[MIME_CHECK_COUNT];
-    struct table **opened; /* each table once, however often named */
-    size_t opened_count;
-    size_t parts_limit;   /* mime_parts_limit */
-    size_t nesting_limit; /* mime_nesting_limit (content.c's parameter) */
-    size_t decoded_limit; /* decoded_body_size_limit, per message */
-    size_t line_limit;    /* line_length_limit: longer decoded lines go in pieces */
-    int strict;           /* strict_mime_checks */
+    struct checks_list checks[MIME_CHECK_COUNT];
+    struct checks_tables set; /* the tables, the table-entry warnings logged */
+    size_t parts_limit;       /* mime_parts_limit */
+    size_t nesting_limit;     /* mime_nesting_limit (content.c's parameter) */
+    size_t decoded_limit;     /* decoded_body_size_limit, per message */
+    size_t line_limit;        /* line_length_limit: longer decoded lines go in pieces */
+    int strict;               /* strict_mime_checks */
     enum mime_ambiguous_action ambiguous;
-    char **warned; /* table-entry warnings already logged */
-    size_t warned_count;
 };
 
 /* What one message's check collects. */

@@ -98,53 +98,16 @@ static const char *mime_get(const struct rules_source *source, const char *name)
     return NULL;
 }
 
-static void mime_where(const struct rules_source *source, const char *name, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    if (source->where != NULL)
-        source->where(source->ctx, name, buf, len);
-    if (buf[0] == '\0')
-        snprintf(buf, len, "parameter %s", name);
-}
-
 static int mime_size(const struct rules_source *source, const char *name, size_t min, size_t *value,
                      char *err, size_t errlen)
 {
-    const char *text = mime_get(source, name);
-    char where[512];
-    char *end;
-    unsigned long long n;
-
-    if (text != NULL && *text != '\0' && strspn(text, "0123456789") == strlen(text)) {
-        n = strtoull(text, &end, 10);
-        if (*end == '\0' && n >= min && n <= (unsigned long long)((size_t)-1 / 4)) {
-            *value = (size_t)n;
-            return 0;
-        }
-    }
-    mime_where(source, name, where, sizeof(where));
-    snprintf(err, errlen, "%s: bad numerical configuration: %s = %s", where, name,
-             text != NULL ? text : "");
-    return -1;
+    return checks_size(source, name, mime_get(source, name), min, value, err, errlen);
 }
 
 static int mime_bool(const struct rules_source *source, const char *name, int *value, char *err,
                      size_t errlen)
 {
-    const char *text = mime_get(source, name);
-    char where[512];
-
-    if (text == NULL || strcasecmp(text, "no") == 0 || strcasecmp(text, "false") == 0) {
-        *value = 0;
-        return 0;
-    }
-    if (strcasecmp(text, "yes") == 0 || strcasecmp(text, "true") == 0) {
-        *value = 1;
-        return 0;
-    }
-    mime_where(source, name, where, sizeof(where));
-    snprintf(err, errlen, "%s: bad boolean configuration: %s = %s", where, name, text);
-    return -1;
+    return checks_bool(source, name, mime_get(source, name), value, err, errlen);
 }
 
 static int mime_ambiguous_param(const struct rules_source *source,
@@ -161,58 +124,10 @@ static int mime_ambiguous_param(const struct rules_source *source,
             return 0;
         }
     }
-    mime_where(source, name, where, sizeof(where));
+    checks_where(source, name, where, sizeof(where));
     snprintf(err, errlen, "%s: bad %s value: %s (need dunno, warn, hold or defer)", where, name,
              text != NULL ? text : "");
     return -1;
-}
-
-static struct table *mime_open(struct mime_rules *rules, const char *spec, char *err, size_t errlen)
-{
-    struct table *table;
-
-    for (size_t i = 0; i < rules->opened_count; i++)
-        if (strcmp(table_spec(rules->opened[i]), spec) == 0)
-            return rules->opened[i];
-    if ((table = table_open(spec, err, errlen)) == NULL)
-        return NULL;
-    rules->opened = xrealloc(rules->opened, (rules->opened_count + 1) * sizeof(*rules->opened));
-    rules->opened[rules->opened_count++] = table;
-    return table;
-}
-
-/* "type:name, type:name": searched in order. */
-static int mime_load_check(struct mime_rules *rules, const struct rules_source *source, int which,
-                           char *err, size_t errlen)
-{
-    struct mime_check *check = &rules->checks[which];
-    const char *value = mime_get(source, mime_check_params[which]);
-    char where[512];
-    char terr[1024];
-    size_t count;
-    char **words;
-    int rc = 0;
-
-    check->param = mime_check_params[which];
-    words = rules_split(value != NULL ? value : "", &count);
-    check->tables = xcalloc(count + 1, sizeof(*check->tables));
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        struct table *table = NULL;
-        terr[0] = '\0';
-        if (strchr(words[i], ':') == NULL)
-            snprintf(terr, sizeof(terr), "bad table \"%s\": need type:name", words[i]);
-        else
-            table = mime_open(rules, words[i], terr, sizeof(terr));
-        if (table == NULL) {
-            mime_where(source, check->param, where, sizeof(where));
-            snprintf(err, errlen, "%s: parameter %s: %s", where, check->param, terr);
-            rc = -1;
-        } else {
-            check->tables[check->count++] = table;
-        }
-    }
-    rules_split_free(words, count);
-    return rc;
 }
 
 static int mime_load_limits(struct mime_rules *rules, const struct rules_source *source, char *err,
@@ -233,7 +148,8 @@ struct mime_rules *mime_rules_load(const struct rules_source *source, char *err,
     struct mime_rules *rules = xcalloc(1, sizeof(*rules));
 
     for (int i = 0; i < MIME_CHECK_COUNT; i++) {
-        if (mime_load_check(rules, source, i, err, errlen) < 0) {
+        if (checks_load_list(&rules->set, &rules->checks[i], source, mime_check_params[i],
+                             mime_get(source, mime_check_params[i]), err, errlen) < 0) {
             mime_rules_free(rules);
             return NULL;
         }
@@ -251,12 +167,7 @@ void mime_rules_free(struct mime_rules *rules)
         return;
     for (int i = 0; i < MIME_CHECK_COUNT; i++)
         free(rules->checks[i].tables);
-    for (size_t i = 0; i < rules->opened_count; i++)
-        table_free(rules->opened[i]);
-    free(rules->opened);
-    for (size_t i = 0; i < rules->warned_count; i++)
-        free(rules->warned[i]);
-    free(rules->warned);
+    checks_tables_free(&rules->set);
     free(rules);
 }
 
@@ -272,10 +183,7 @@ int mime_rules_empty(const struct mime_rules *rules)
 
 int mime_rules_changed(const struct mime_rules *rules)
 {
-    for (size_t i = 0; i < rules->opened_count; i++)
-        if (table_changed(rules->opened[i]))
-            return 1;
-    return 0;
+    return checks_tables_changed(&rules->set);
 }
 
 /* ---- one message ---- */
@@ -331,7 +239,7 @@ static void mime_finish(struct mime_run *run)
     struct rules_verdict *v = run->verdict;
 
     if (run->reason != NULL) {
-        v->reply = xasprintf("%d %s", run->reason[0] == '4' ? 451 : 550, run->reason);
+        v->reply = checks_reject_reply(run->reason);
     } else if (!run->discarded) {
         if (run->limit_reply != NULL) {
             v->reply = xstrdup(run->limit_reply);
