@@ -190,31 +190,13 @@ static int cidr_parse_line(char *line, struct cidr_rule *rule, char *why, size_t
     return 0;
 }
 
-static int cidr_link_ifs(struct cidr_table *t, char *err, size_t errlen)
+static int cidr_if_op(void *ctx, size_t i, int *line, size_t **skip_to)
 {
-    size_t *open = xmalloc((t->count + 1) * sizeof(*open));
-    size_t depth = 0;
-    int status = 0;
+    struct cidr_rule *rule = &((struct cidr_table *)ctx)->rules[i];
 
-    for (size_t i = 0; i < t->count && status == 0; i++) {
-        if (t->rules[i].op == CIDR_IF) {
-            open[depth++] = i;
-        } else if (t->rules[i].op == CIDR_ENDIF) {
-            if (depth == 0) {
-                snprintf(err, errlen, "%s, line %d: ENDIF without IF", t->path, t->rules[i].line);
-                status = -1;
-            } else {
-                t->rules[open[--depth]].skip_to = i + 1;
-            }
-        }
-    }
-    if (status == 0 && depth > 0) {
-        snprintf(err, errlen, "%s, line %d: IF has no matching ENDIF", t->path,
-                 t->rules[open[depth - 1]].line);
-        status = -1;
-    }
-    free(open);
-    return status;
+    *line = rule->line;
+    *skip_to = &rule->skip_to;
+    return rule->op == CIDR_IF ? 1 : rule->op == CIDR_ENDIF ? -1 : 0;
 }
 
 static void cidr_table_free(void *priv)
@@ -242,7 +224,7 @@ static int cidr_load(struct cidr_table *t, struct table_lines *lines, char *err,
         t->rules = xgrow(t->rules, &t->cap, t->count + 1, sizeof(*t->rules));
         t->rules[t->count++] = rule;
     }
-    return cidr_link_ifs(t, err, errlen);
+    return table_link_ifs(t->path, t->count, cidr_if_op, t, "ENDIF without IF", err, errlen);
 }
 
 /* Does addr (of family) fall in the rule's network, negation applied?

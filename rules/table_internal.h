@@ -102,6 +102,16 @@ int table_inline_rules(const char *type, const char *name, struct tbuf *text, ch
 int table_lines_for(struct table *table, const char *type, const char *name,
                     struct table_lines *lines, char *err, size_t errlen);
 
+/* For table_link_ifs(): about rule i of rules, 1 for an IF, -1 for an
+ * ENDIF, 0 for any other rule; *line its line, *skip_to where an IF's
+ * "index of the rule after its ENDIF" is kept. */
+typedef int (*table_if_op_fn)(void *rules, size_t i, int *line, size_t **skip_to);
+/* Pair every IF with its ENDIF (setting the IF's skip_to), or -1 with
+ * "PATH, line N: endif_without_if" or "PATH, line N: IF has no matching
+ * ENDIF" in err. */
+int table_link_ifs(const char *path, size_t count, table_if_op_fn op, void *rules,
+                   const char *endif_without_if, char *err, size_t errlen);
+
 /* The per-type openers. name is the part after "type:". Each returns 0
  * with table->kind, ops and priv set, or -1 with err filled. */
 int table_open_indexed(struct table *table, const char *name, char *err, size_t errlen);

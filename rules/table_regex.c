@@ -483,33 +483,13 @@ static int rx_parse_line(const struct rx_engine *engine, const char *path, int l
     return rx_fail(fault, 1, "unrecognized request: \"%.40s\"", line);
 }
 
-/* Pair each if with its endif; NULL or the line at fault. */
-static int rx_link_ifs(struct rx_table *t, char *err, size_t errlen)
+static int rx_if_op(void *ctx, size_t i, int *line, size_t **skip_to)
 {
-    size_t *open = xmalloc((t->count + 1) * sizeof(*open));
-    size_t depth = 0;
-    int status = 0;
+    struct rx_rule *rule = &((struct rx_table *)ctx)->rules[i];
 
-    for (size_t i = 0; i < t->count && status == 0; i++) {
-        if (t->rules[i].op == RX_IF) {
-            open[depth++] = i;
-        } else if (t->rules[i].op == RX_ENDIF) {
-            if (depth == 0) {
-                snprintf(err, errlen, "%s, line %d: ENDIF without matching IF", t->path,
-                         t->rules[i].line);
-                status = -1;
-            } else {
-                t->rules[open[--depth]].skip_to = i + 1;
-            }
-        }
-    }
-    if (status == 0 && depth > 0) {
-        snprintf(err, errlen, "%s, line %d: IF has no matching ENDIF", t->path,
-                 t->rules[open[depth - 1]].line);
-        status = -1;
-    }
-    free(open);
-    return status;
+    *line = rule->line;
+    *skip_to = &rule->skip_to;
+    return rule->op == RX_IF ? 1 : rule->op == RX_ENDIF ? -1 : 0;
 }
 
 static void rx_table_free(void *priv)
@@ -551,7 +531,7 @@ static int rx_load(struct rx_table *t, struct table_lines *lines, char *err, siz
         t->rules = xgrow(t->rules, &t->cap, t->count + 1, sizeof(*t->rules));
         t->rules[t->count++] = rule;
     }
-    return rx_link_ifs(t, err, errlen);
+    return table_link_ifs(t->path, t->count, rx_if_op, t, "ENDIF without matching IF", err, errlen);
 }
 
 /* ---- lookup ---- */
