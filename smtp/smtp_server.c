@@ -19,7 +19,9 @@
  *    reads them (the strict CRLF rule matters for DATA content, which is
  *    framed by smtp_data_in.c, not here). A NUL in a command line gets
  *    "500 5.5.2 Error: command not recognized", which is what Postfix ends
- *    up answering for one.
+ *    up answering for one. A line that is not valid UTF-8 gets "500 5.5.2
+ *    Error: bad UTF-8 syntax" and an empty one "500 5.5.2 Error: bad
+ *    syntax", as from Postfix (smtputf8_enable = yes).
  *  - A command line longer than command_line_limit: Postfix truncates it
  *    and runs what is left, which could turn a cut MAIL or RCPT into a
  *    different valid command. We discard the whole line as it arrives (never
@@ -144,12 +146,23 @@ static void write_reply(struct smtp_server *server, const char *text)
     }
 }
 
-/* The session answers a command itself with an error. */
+/* The session answers a command itself with an error. The owner logs the
+ * reply, which may echo client bytes (a bad XFORWARD value): it gets a copy
+ * with control characters but the line separator made '?', so that nothing
+ * from the wire can forge or break a log line. */
 static void refuse(struct smtp_server *server, const char *command, const char *reply)
 {
+    char *clean;
+
     write_reply(server, reply);
-    if (server->events->refused)
-        server->events->refused(server->ctx, server, command, reply);
+    if (server->events->refused == NULL)
+        return;
+    clean = xstrdup(reply);
+    for (char *cp = clean; *cp; cp++)
+        if (((unsigned char)*cp < 32 && *cp != '\n') || *cp == 127)
+            *cp = '?';
+    server->events->refused(server->ctx, server, command, clean);
+    free(clean);
 }
 
 /* ---------------------------------------------------------------------
@@ -592,6 +605,41 @@ static int is_sep(char ch)
     return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
 }
 
+/* Strict UTF-8 as Postfix's valid_utf8_string(): no overlong forms, no
+ * surrogates, nothing above U+10FFFF. */
+static int valid_utf8(const unsigned char *cp, size_t len)
+{
+    const unsigned char *end = cp + len;
+
+    while (cp < end) {
+        unsigned char c0 = *cp++;
+        size_t tail;
+        unsigned char lo = 0x80, hi = 0xbf;
+
+        if (c0 <= 0x7f)
+            continue;
+        if (c0 >= 0xc2 && c0 <= 0xdf) {
+            tail = 1;
+        } else if (c0 >= 0xe0 && c0 <= 0xef) {
+            tail = 2;
+            lo = c0 == 0xe0 ? 0xa0 : 0x80;
+            hi = c0 == 0xed ? 0x9f : 0xbf;
+        } else if (c0 >= 0xf0 && c0 <= 0xf4) {
+            tail = 3;
+            lo = c0 == 0xf0 ? 0x90 : 0x80;
+            hi = c0 == 0xf4 ? 0x8f : 0xbf;
+        } else {
+            return 0;
+        }
+        if ((size_t)(end - cp) < tail || *cp < lo || *cp > hi)
+            return 0;
+        for (size_t i = 0; i < tail; i++, cp++)
+            if ((*cp & 0xc0) != 0x80)
+                return 0;
+    }
+    return 1;
+}
+
 /* line is NUL-terminated; len includes any embedded NUL. */
 static void run_command(struct smtp_server *server, char *line, size_t len)
 {
@@ -602,10 +650,22 @@ static void run_command(struct smtp_server *server, char *line, size_t len)
         refuse(server, "UNKNOWN", "500 5.5.2 Error: command not recognized");
         return;
     }
+    /* Postfix (smtputf8_enable = yes, its default) refuses any command
+     * line that is not UTF-8, whether or not SMTPUTF8 was requested: no
+     * malformed UTF-8 reaches the rules, the logs or the relay. */
+    if (!valid_utf8((const unsigned char *)line, len)) {
+        refuse(server, "UNKNOWN", "500 5.5.2 Error: bad UTF-8 syntax");
+        return;
+    }
     while (*line && is_sep(*line))
         line++;
     for (verb_len = 0; line[verb_len] && !is_sep(line[verb_len]); verb_len++)
         ;
+    if (verb_len == 0) {
+        /* An empty or blank line: Postfix's reply for no command at all. */
+        refuse(server, "UNKNOWN", "500 5.5.2 Error: bad syntax");
+        return;
+    }
     args = line + verb_len;
     while (*args && is_sep(*args))
         args++;

@@ -405,7 +405,7 @@ static const struct reply_case mail_rcpt_cases[] = {
     {"RCPT without MAIL", "EHLO c\r\n", "RCPT TO:<a@b>", "503 5.5.1 Error: need MAIL command"},
     {"NOOP with args", "", "NOOP x y", "250 2.0.0 Ok"},
     {"lower-case verb", "", "noop", "250 2.0.0 Ok"},
-    {"empty line", "", "", "500 5.5.2 Error: command not recognized"},
+    {"empty line", "", "", "500 5.5.2 Error: bad syntax"},
     {"STARTTLS not offered", "EHLO c\r\n", "STARTTLS", "500 5.5.2 Error: command not recognized"},
     {"BDAT not offered", "EHLO c\r\n", "BDAT 1 LAST", "500 5.5.2 Error: command not recognized"},
 };
@@ -653,6 +653,46 @@ static void test_command_line_bounded(void **state)
     evbuffer_free(out);
 }
 
+/* Hostile command lines (tests/integration/test_hostile.sh has the same
+ * cases end to end); replies checked against Postfix 3.7 smtpd with
+ * smtputf8_enable = yes. */
+static const struct reply_case hostile_cases[] = {
+    {"bad UTF-8 in MAIL", "EHLO c\r\n", "MAIL FROM:<\xff@x>", "500 5.5.2 Error: bad UTF-8 syntax"},
+    {"bad UTF-8 in MAIL with SMTPUTF8", "EHLO c\r\n", "MAIL FROM:<\xff@x> SMTPUTF8",
+     "500 5.5.2 Error: bad UTF-8 syntax"},
+    {"bad UTF-8 in RCPT", "EHLO c\r\nMAIL FROM:<a@x>\r\n", "RCPT TO:<\xc3\x28@y>",
+     "500 5.5.2 Error: bad UTF-8 syntax"},
+    {"overlong UTF-8", "", "NOOP \xc0\xaf", "500 5.5.2 Error: bad UTF-8 syntax"},
+    {"UTF-16 surrogate", "", "NOOP \xed\xa0\x80", "500 5.5.2 Error: bad UTF-8 syntax"},
+    {"above U+10FFFF", "", "NOOP \xf4\x90\x80\x80", "500 5.5.2 Error: bad UTF-8 syntax"},
+    {"truncated sequence", "", "NOOP \xe2\x82", "500 5.5.2 Error: bad UTF-8 syntax"},
+    {"valid UTF-8 address", "EHLO c\r\n", "MAIL FROM:<\xc3\xa9@x> SMTPUTF8", "250 2.1.0 Ok"},
+    {"valid 4-octet UTF-8", "", "NOOP \xf0\x9f\x98\x80", "250 2.0.0 Ok"},
+    {"blank line", "", " \t ", "500 5.5.2 Error: bad syntax"},
+};
+
+static void test_hostile_replies(void **state)
+{
+    (void)state;
+    run_reply_cases(hostile_cases, sizeof(hostile_cases) / sizeof(hostile_cases[0]));
+}
+
+/* A refused command's reply reaches the owner (who logs it) without the
+ * control characters a client put in it. */
+static void test_refused_reply_sanitized(void **state)
+{
+    struct result r;
+    const char input[] = "XFORWARD HELO=a\x01"
+                         "b\x1b[31m\x7f\r\nQUIT\r\n";
+
+    (void)state;
+    r = converse_cfg(&default_config, input, sizeof(input) - 1, 0, 0);
+    assert_string_equal(r.output, GREETING "501 5.5.4 Bad HELO syntax: a?b?[31m?\r\n"
+                                           "221 2.0.0 Bye\r\n");
+    assert_string_equal(r.log, "refused XFORWARD: 501 5.5.4 Bad HELO syntax: a?b?[31m?\nreset\n");
+    result_free(&r);
+}
+
 static void test_nul_and_bare_lf_commands(void **state)
 {
     const char input[] = "HELO x\nNOOP\nNO\0OP\r\nMAIL FROM:<a\0@b>\r\nRSET\r\rRSET\r\nQUIT\r\n";
@@ -806,6 +846,8 @@ int main(void)
         cmocka_unit_test(test_command_line_limit),
         cmocka_unit_test(test_command_line_bounded),
         cmocka_unit_test(test_nul_and_bare_lf_commands),
+        cmocka_unit_test(test_hostile_replies),
+        cmocka_unit_test(test_refused_reply_sanitized),
         cmocka_unit_test(test_quit_stops_input),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_waiting_holds_input),
