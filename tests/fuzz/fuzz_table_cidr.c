@@ -1,0 +1,7 @@
+/* fuzz_table_cidr.c - the cidr: table parser and lookup (see fuzz_table.h). */
+#include "fuzz_table.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_table_file("cidr", data, size);
+}
