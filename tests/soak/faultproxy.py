@@ -283,8 +283,10 @@ def sink_ids(d):
     return ids
 
 
-def maillog_bounces(path):
-    """{message-id: [reason]} for every status=bounced in Postfix's log."""
+def maillog_bounces(path, more_than_once=None):
+    """{message-id: [reason]} for every status=bounced in Postfix's log;
+    the Message-IDs Postfix said "may be sent more than once" about go into
+    the set more_than_once."""
     qid_mid = {}
     bounced = {}
     rx_mid = re.compile(r"\]: ([0-9A-Za-z]+): message-id=(<[^>]*>)")
@@ -299,6 +301,10 @@ def maillog_bounces(path):
             if m:
                 qid_mid[m.group(1)] = m.group(2)
                 continue
+            if more_than_once is not None and "sent more than once" in l:
+                m = re.search(r"\]: ([0-9A-Za-z]+): ", l)
+                if m and m.group(1) in qid_mid:
+                    more_than_once.add(qid_mid[m.group(1)])
             m = rx_b.search(l)
             if m:
                 mid = qid_mid.get(m.group(1), "?" + m.group(1))
@@ -314,7 +320,8 @@ def cmd_tally(a):
     sent = ["<%s.%d@it.test>" % (a.tag, i) for i in range(a.sent) if i not in unsent]
     sentset = set(sent)
     got = sink_ids(a.sink)
-    bounces = maillog_bounces(a.maillog)
+    more_than_once = set()
+    bounces = maillog_bounces(a.maillog, more_than_once)
     lose250 = set()
     faults = {}
     try:
@@ -344,9 +351,14 @@ def cmd_tally(a):
         else:
             unexpected[m] = reasons
     for m in sorted(dups):
-        why = ("the proxy dropped the relay's 250 for it (lose250): expected"
-               if m in lose250 else
-               "no lose250 logged: a worker killed between the relay's 250 and its own reply?")
+        if m in lose250:
+            why = "the proxy dropped the relay's 250 for it (lose250): expected"
+        elif m in more_than_once:
+            why = ("scand's connection to Postfix went after the end of DATA (a worker "
+                   "killed between the relay's 250 and its own reply): Postfix logged "
+                   "'message may be sent more than once'")
+        else:
+            why = "UNEXPLAINED: no lose250 logged, Postfix did not warn"
         print("duplicate %s x%d: %s" % (m, dups[m] + 1, why))
     for m, reasons in sorted(unexpected.items()):
         print("UNEXPECTED bounce %s: %s" % (m, reasons[0]))
