@@ -400,9 +400,11 @@ static void mime_inspect_name(struct mime_run *run, const char *name)
  * start a well-formed word. */
 static size_t mime_decode_word(const char *p, GString *out)
 {
+    if (strncmp(p, "=?", 2) != 0) /* before p + 2: p may be the last octet */
+        return 0;
     const char *charset = p + 2;
     const char *q1 = strchr(charset, '?');
-    if (strncmp(p, "=?", 2) != 0 || q1 == NULL || q1[1] == '\0' || q1[2] != '?')
+    if (q1 == NULL || q1[1] == '\0' || q1[2] != '?')
         return 0;
     char enc = g_ascii_toupper(q1[1]);
     const char *text = q1 + 3;
