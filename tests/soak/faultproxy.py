@@ -153,7 +153,7 @@ class Conn:
         f = self.fault
         if line == b".\r\n":
             self.data_mode = False
-            if f[0] == "reply" and f[2] == ".":
+            if f[0] == "reply" and f[2] == "." and self.px.on:
                 await self.inject(".")
                 return
             self.replies_for.append(".")
