@@ -254,7 +254,7 @@ int main(int argc, char **argv)
     struct scand_params params;
     char err[1024];
     char *path;
-    int listen_fd;
+    int listen_fd, status;
 
     msg_open("scand", 1);
     main_options(argc, argv, &opts);
@@ -275,5 +275,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (!opts.foreground)
         main_daemonize();
-    return master_run(&params, listen_fd);
+    status = master_run(&params, listen_fd);
+    params_free(&params); /* so LeakSanitizer sees only real leaks at exit */
+    return status;
 }
