@@ -9,6 +9,8 @@
  * message is intact in Postfix's queue and a retry may well succeed.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,7 +172,13 @@ struct relay *relay_open(struct event_base *base, const struct relay_config *con
     relay_set_timeouts(relay);
     bufferevent_enable(relay->bev, EV_READ | EV_WRITE);
     if (bufferevent_socket_connect(relay->bev, (const struct sockaddr *)&config->addr,
-                                   (int)config->addr_len) < 0) {
+                                   (int)config->addr_len) == 0) {
+        /* Pipelined commands go out as one write; no Nagle wait for an ACK. */
+        int one = 1;
+        evutil_socket_t fd = bufferevent_getfd(relay->bev);
+        if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+            msg_debug("TCP_NODELAY: %s", strerror(errno));
+    } else {
         /* Reported from the event loop so that callers see one path. */
         relay->connected = 0;
         char *text = xasprintf("451 4.4.1 connect to relay %s: %s", config->name,

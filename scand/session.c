@@ -23,7 +23,9 @@
  * queued it, Postfix never heard) is that one turn.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -841,6 +843,11 @@ struct session *session_new(const struct session_env *env, evutil_socket_t fd,
     else
         inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, session->peer_addr,
                   sizeof(session->peer_addr));
+    /* Replies are small and answer a client that waits for them: Nagle's
+     * algorithm would hold each one back for the previous one's ACK. */
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+        msg_debug("TCP_NODELAY: %s", strerror(errno));
     session->bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (session->bev == NULL)
         msg_fatal("bufferevent_socket_new: out of memory");
