@@ -121,4 +121,23 @@ int table_open_pcre(struct table *table, const char *name, char *err, size_t err
 int table_open_regexp(struct table *table, const char *name, char *err, size_t errlen);
 int table_open_cidr(struct table *table, const char *name, char *err, size_t errlen);
 
+/* Anchored-prefix dispatch for the pattern tables (table_prefix.c). The
+ * literal text every match of pattern must start the subject with, put in
+ * out; returns its length, 0 when none can be proven (then out is empty).
+ * pattern starts with "^", or anchored says the engine anchors it. The
+ * caller refuses flags that change '^' or plain characters (multi-line,
+ * extended, basic regexp). */
+size_t table_pattern_prefix(const char *pattern, int anchored, struct tbuf *out);
+/* Does key start with prefix (ASCII case folded when caseless)? */
+int table_prefix_match(const char *prefix, size_t len, int caseless, const char *key);
+/* The byte a prefix or key is indexed under (ASCII lower case). */
+int table_prefix_byte(int ch);
+/* Positions 0..n-1 grouped by first[i] (already folded), ascending within
+ * each byte. */
+struct table_byte_index;
+struct table_byte_index *table_byte_index_new(const unsigned char *first, size_t n);
+const uint32_t *table_byte_index_get(const struct table_byte_index *index, int byte,
+                                     size_t *count);
+void table_byte_index_free(struct table_byte_index *index);
+
 #endif

@@ -20,6 +20,17 @@
  * limits; a rule that hits one is skipped with a warning and the next rule
  * is tried, as Postfix's dict_pcre.c does (its result can then differ
  * from an unbounded match only on input built to exhaust the matcher).
+ *
+ * Speed: a rule whose pattern is "^" and literal text (table_prefix.c)
+ * keeps that prefix; a lookup compares it before running the regex and
+ * counts a mismatch as "no match" without running it (sound: the regex
+ * could not have matched, nor hit a limit, since the literal comes first).
+ * This holds for negated rules and IF lines too. A run of at least
+ * RX_RUN_MIN consecutive plain (not negated) prefixed rules is also
+ * indexed by the prefix's first byte, so a lookup visits only the rules of
+ * the run that start with the key's first byte, still in table order: a
+ * header_checks table of 1,000 "/^Name: .../" rules costs a handful of
+ * byte compares and regex runs per header.
  */
 #include <regex.h>
 #include <stdio.h>
@@ -38,6 +49,10 @@
 #define PCRE_MATCH_LIMIT 1000000
 #define PCRE_DEPTH_LIMIT 10000
 
+/* Shorter runs of prefixed rules are walked one by one (a byte compare
+ * each); the index costs about 1 KB per run. */
+#define RX_RUN_MIN 8
+
 enum rx_op { RX_MATCH, RX_IF, RX_ENDIF };
 
 /* One piece of a result: literal text, or a capture group reference. */
@@ -54,6 +69,14 @@ struct rx_rule {
     struct rx_part *parts; /* RX_MATCH */
     size_t nparts;
     size_t skip_to; /* RX_IF: index of the rule after its endif */
+    /* The literal every match starts with (plen 0: none known). */
+    char *prefix;
+    size_t plen;
+    int caseless;
+    /* Set on the first rule of an indexed run of plain prefixed rules:
+     * the run ends before run_end, run holds its positions by first byte. */
+    struct table_byte_index *run;
+    size_t run_end;
 };
 
 /* Where a capture group matched; start == -1 when it took no part. */
@@ -73,6 +96,9 @@ struct rx_engine {
     int (*match)(void *priv, const void *re, const char *subject, struct rx_span *spans,
                  size_t nspans, char *why, size_t whylen);
     void (*free)(void *re);
+    /* 1 when a literal prefix may be taken under flags (*anchored: the
+     * pattern is anchored even without '^', *caseless: letters fold). */
+    int (*prefix_mode)(int flags, int *anchored, int *caseless);
 };
 
 struct rx_table {
@@ -176,11 +202,20 @@ static void pcre_free_re(void *re)
     pcre2_code_free(re);
 }
 
+/* Multi-line moves '^' to every line start, extended makes white space
+ * and '#' mean something else: no prefix under either. */
+static int pcre_prefix_mode(int flags, int *anchored, int *caseless)
+{
+    *anchored = (flags & PCRE2_ANCHORED) != 0;
+    *caseless = (flags & PCRE2_CASELESS) != 0;
+    return (flags & (PCRE2_MULTILINE | PCRE2_EXTENDED)) == 0;
+}
+
 static const struct rx_engine pcre_engine = {
     "pcre",       PCRE2_CASELESS | PCRE2_DOTALL,
     pcre_flag,    pcre_compile_re,
     pcre_groups,  pcre_match_re,
-    pcre_free_re,
+    pcre_free_re, pcre_prefix_mode,
 };
 
 /* ---- POSIX regexp engine ---- */
@@ -253,9 +288,18 @@ static void posix_free_re(void *re)
     free(re);
 }
 
+/* REG_NEWLINE moves '^' to every line start; without REG_EXTENDED the
+ * pattern is a basic regexp (other metacharacters): no prefix. */
+static int posix_prefix_mode(int flags, int *anchored, int *caseless)
+{
+    *anchored = 0;
+    *caseless = (flags & REG_ICASE) != 0;
+    return (flags & REG_NEWLINE) == 0 && (flags & REG_EXTENDED) != 0;
+}
+
 static const struct rx_engine posix_engine = {
     "regexp",     REG_EXTENDED | REG_ICASE, posix_flag,    posix_compile_re,
-    posix_groups, posix_match_re,           posix_free_re,
+    posix_groups, posix_match_re,           posix_free_re, posix_prefix_mode,
 };
 
 /* ---- parsing ---- */
@@ -282,6 +326,21 @@ static int rx_fail(struct rx_fault *fault, int fatal, const char *fmt, const cha
     snprintf(fault->why, sizeof(fault->why), fmt, arg);
     fault->fatal = fatal;
     return -1;
+}
+
+/* Keep the literal prefix of a compiled pattern, when one is proven. */
+static void rx_take_prefix(const struct rx_engine *engine, const char *pattern, int flags,
+                           struct rx_rule *rule)
+{
+    int anchored;
+    struct tbuf text = {0};
+
+    if (!engine->prefix_mode(flags, &anchored, &rule->caseless))
+        return;
+    if ((rule->plen = table_pattern_prefix(pattern, anchored, &text)) > 0)
+        rule->prefix = text.s;
+    else
+        tbuf_free(&text);
 }
 
 /* "[!...]<d>pattern<d>flags": compile it; *cursor moves past the flags. */
@@ -318,6 +377,7 @@ static int rx_parse_pattern(const struct rx_engine *engine, char **cursor, struc
         fault->fatal = 1;
         return -1;
     }
+    rx_take_prefix(engine, pattern, flags, rule);
     *cursor = p;
     return 0;
 }
@@ -433,6 +493,8 @@ static void rx_rule_clear(const struct rx_engine *engine, struct rx_rule *rule)
     for (size_t i = 0; i < rule->nparts; i++)
         free(rule->parts[i].text);
     free(rule->parts);
+    free(rule->prefix);
+    table_byte_index_free(rule->run);
     memset(rule, 0, sizeof(*rule));
 }
 
@@ -506,6 +568,34 @@ static void rx_table_free(void *priv)
     free(t);
 }
 
+/* A rule an indexed run may hold: it fires exactly when it matches, and
+ * it cannot match unless the key starts with its prefix. */
+static int rx_runnable(const struct rx_rule *rule)
+{
+    return rule->op == RX_MATCH && !rule->negated && rule->plen > 0;
+}
+
+/* Index every run of at least RX_RUN_MIN runnable rules by first byte. */
+static void rx_index_runs(struct rx_table *t)
+{
+    unsigned char *first = xmalloc(t->count + 1);
+
+    for (size_t i = 0; i < t->count;) {
+        size_t end = i;
+        while (end < t->count && rx_runnable(&t->rules[end]))
+            end++;
+        if (end - i >= RX_RUN_MIN) {
+            for (size_t j = i; j < end; j++)
+                first[j - i] =
+                    (unsigned char)table_prefix_byte((unsigned char)t->rules[j].prefix[0]);
+            t->rules[i].run = table_byte_index_new(first, end - i);
+            t->rules[i].run_end = end;
+        }
+        i = end > i ? end : i + 1;
+    }
+    free(first);
+}
+
 /* Read every rule; -1 with err on the first fatal line. */
 static int rx_load(struct rx_table *t, struct table_lines *lines, char *err, size_t errlen)
 {
@@ -531,7 +621,11 @@ static int rx_load(struct rx_table *t, struct table_lines *lines, char *err, siz
         t->rules = xgrow(t->rules, &t->cap, t->count + 1, sizeof(*t->rules));
         t->rules[t->count++] = rule;
     }
-    return table_link_ifs(t->path, t->count, rx_if_op, t, "ENDIF without matching IF", err, errlen);
+    if (table_link_ifs(t->path, t->count, rx_if_op, t, "ENDIF without matching IF", err, errlen) <
+        0)
+        return -1;
+    rx_index_runs(t);
+    return 0;
 }
 
 /* ---- lookup ---- */
@@ -552,6 +646,54 @@ static char *rx_expand(const struct rx_rule *rule, const char *subject, const st
     return out.s;
 }
 
+/* Run rule's regex on key; 0 at once when key lacks the rule's prefix
+ * (the regex could not match). */
+static int rx_try(struct rx_table *t, const struct rx_rule *rule, const char *key,
+                  struct rx_span *spans, size_t nspans, char *why, size_t whylen)
+{
+    if (rule->plen > 0 && !table_prefix_match(rule->prefix, rule->plen, rule->caseless, key))
+        return 0;
+    return t->engine->match(t, rule->re, key, spans, nspans, why, whylen);
+}
+
+/* Postfix (dict_pcre.c) warns and goes on with the next rule: a rule that
+ * cannot be evaluated (match or depth limit) neither fires nor opens its
+ * if-block. */
+static void rx_warn_skipped(const struct rx_table *t, const struct rx_rule *rule, const char *why)
+{
+    msg_warn("%s map %s, line %d: %s; rule skipped", t->engine->name, t->path, rule->line, why);
+}
+
+static void rx_fire(const struct rx_table *t, const struct rx_rule *rule, const char *key,
+                    const struct rx_span *spans, struct table_result *result)
+{
+    result->value = rx_expand(rule, key, spans);
+    result->where = table_where(t->path, rule->line);
+}
+
+/* The indexed run starting at rules[start]: only its rules whose prefix
+ * starts with key's first byte can match; try those in table order. */
+static int rx_run_lookup(struct rx_table *t, size_t start, const char *key, struct rx_span *spans,
+                         size_t nspans, struct table_result *result)
+{
+    size_t n;
+    const uint32_t *items =
+        table_byte_index_get(t->rules[start].run, table_prefix_byte((unsigned char)key[0]), &n);
+    char why[256];
+
+    for (size_t k = 0; k < n; k++) {
+        const struct rx_rule *rule = &t->rules[start + items[k]];
+        int rc = rx_try(t, rule, key, spans, nspans, why, sizeof(why));
+        if (rc < 0) {
+            rx_warn_skipped(t, rule, why);
+        } else if (rc > 0) {
+            rx_fire(t, rule, key, spans, result);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int rx_lookup(struct table *table, const char *key, struct table_result *result)
 {
     struct rx_table *t = table->priv;
@@ -566,19 +708,19 @@ static int rx_lookup(struct table *table, const char *key, struct table_result *
             i++;
             continue;
         }
-        int rc = t->engine->match(t, rule->re, key, spans, nspans, why, sizeof(why));
+        if (rule->run != NULL) {
+            status = rx_run_lookup(t, i, key, spans, nspans, result);
+            i = rule->run_end;
+            continue;
+        }
+        int rc = rx_try(t, rule, key, spans, nspans, why, sizeof(why));
         if (rc < 0) {
-            /* Postfix (dict_pcre.c) warns and goes on with the next rule: a
-             * rule that cannot be evaluated (match or depth limit) neither
-             * fires nor opens its if-block. */
-            msg_warn("%s map %s, line %d: %s; rule skipped", t->engine->name, t->path, rule->line,
-                     why);
+            rx_warn_skipped(t, rule, why);
             i = rule->op == RX_IF ? rule->skip_to : i + 1;
         } else if (rule->op == RX_IF) {
             i = rc != rule->negated ? i + 1 : rule->skip_to;
         } else if (rc != rule->negated) {
-            result->value = rx_expand(rule, key, spans);
-            result->where = table_where(t->path, rule->line);
+            rx_fire(t, rule, key, spans, result);
             status = 1;
         } else {
             i++;

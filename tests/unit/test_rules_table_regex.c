@@ -299,12 +299,324 @@ static void test_pcre_match_limit(void **state)
     unlink(path);
 }
 
+/* Anchored-prefix dispatch (rules/table_prefix.c): patterns whose literal
+ * prefix must not be taken, or must be taken with care. A wrong prefix
+ * makes one of these lookups miss. Expected answers from postmap -q
+ * (Postfix 3.7.11) on the same text, except where marked "reasoned". */
+static const char prefix_common_text[] = "/^ab|cd/ alt\n"                   /* 1 */
+                                         "/^(ef|gh)i/ group\n"              /* 2 */
+                                         "/^j*k/ star\n"                    /* 3 */
+                                         "/^lm?n/ quest\n"                  /* 4 */
+                                         "/^op{2}q/ brace\n"                /* 5 */
+                                         "/^rs+t/ plus\n"                   /* 6 */
+                                         "/^u[v|]w/ bracket\n"              /* 7 */
+                                         "/^x\\.y/ dotesc\n"                /* 8 */
+                                         "/^a b/x extended\n"               /* 9 */
+                                         "/^Zz/i sensitive\n"               /* 10 */
+                                         "/^Yy/ insensitive\n"              /* 11 */
+                                         "/^Subject: .*(spam|eggs)/ subj\n" /* 12 */
+                                         "/^X-A\\/B: 1/ slash\n"            /* 13 */
+                                         "!/^Nn/ negated\n";                /* 14 */
+
+static const struct lookup_case prefix_common_cases[] = {
+    {"top-level | after the prefix: no prefix", "xcd", "alt", 1},
+    {"top-level |, first branch", "ab", "alt", 1},
+    {"| inside a group", "ghi", "group", 2},
+    {"* makes the first character optional", "k", "star", 3},
+    {"? makes the last prefix character optional", "ln", "quest", 4},
+    {"{n} repeats the last prefix character", "oppq", "brace", 5},
+    {"+ after the prefix", "rsst", "plus", 6},
+    {"| inside a bracket expression", "u|w", "bracket", 7},
+    {"escaped dot is a literal prefix character", "x.y", "dotesc", 8},
+    {"escaped dot does not match any character", "xzy", "negated", 14},
+    {"i: case-sensitive prefix hit", "Zz", "sensitive", 10},
+    {"i: case-sensitive prefix miss", "ZZ", "negated", 14},
+    {"default caseless prefix, upper case key", "YY", "insensitive", 11},
+    {"caseless header name", "SUBJECT: x spam", "subj", 12},
+    {"escaped delimiter in the prefix, caseless", "x-a/b: 1", "slash", 13},
+    {"negated rule, prefix present: no fire", "Nn", NULL, 0},
+    {"negated rule, prefix present in other case: no fire", "nn", NULL, 0},
+    {"negated rule, prefix absent: fires", "nothing", "negated", 14},
+};
+
+static const struct lookup_case prefix_regexp_cases[] = {
+    {"x turns extended off: basic regexp, no prefix", "a b", "extended", 9},
+};
+
+/* In a POSIX bracket expression a backslash is literal: "[\]" ends at
+ * the first ']' and the '|' after it is top-level (pcre reads [\]|] as
+ * one class). */
+static const char prefix_bracket_text[] = "/^a[\\]|]b/ brk\n"; /* 1 */
+
+static const struct lookup_case prefix_bracket_regexp_cases[] = {
+    {"regexp: | after [\\] is top-level", "x]b", "brk", 1},
+    {"regexp: first branch", "a\\", "brk", 1},
+};
+
+static const struct lookup_case prefix_bracket_pcre_cases[] = {
+    {"pcre: [\\]|] is one class", "a]b", "brk", 1},
+    {"pcre: no top-level |", "x]b", NULL, 0},
+};
+
+static const char prefix_pcre_text[] = "/^\\Qa|\\E/ quote\n"    /* 1 */
+                                       "/^b(?i)c/i inline\n"    /* 2 */
+                                       "/^d(?#|)e|f/ comment\n" /* 3 */
+                                       "/^c d/x xflag\n"        /* 4 */
+                                       "/^g/m multi\n"          /* 5 */
+                                       "/zz/ last\n"            /* 6 */
+                                       "/^c[\\](]|d/ brk2\n";   /* 7 */
+
+static const struct lookup_case prefix_pcre_cases[] = {
+    {"\\Q...\\E: | is literal", "A|", "quote", 1},
+    {"(?i) after the prefix: rest caseless", "bC", "inline", 2},
+    {"(?i) after the prefix: prefix still case-sensitive", "Bc", NULL, 0},
+    {"comment holding |, then a top-level |", "f", "comment", 3},
+    {"x: white space in the prefix is ignored", "cd", "xflag", 4},
+    {"m: ^ after a newline (reasoned: pcre2 multiline)", "a\ng", "multi", 5},
+    {"no prefix rule still runs", "ZZ", "last", 6},
+    {"\\] inside a class, then a top-level | (pcre reading)", "xd", "brk2", 7},
+    {"( inside a class", "c(", "brk2", 7},
+};
+
+static void check_text(const char *type, const char *text, const struct lookup_case *cases,
+                       size_t n)
+{
+    char path[] = "/tmp/test_rules_table_regex_XXXXXX";
+    struct table *table = open_text(type, text, path);
+    check_lookups(table, path, cases, n);
+    table_free(table);
+    unlink(path);
+}
+
+static void test_prefix_unsafe_patterns(void **state)
+{
+    (void)state;
+    /* Under pcre "/^a b/x" matches "ab", which rule 1 takes first: the
+     * pcre x case is in prefix_pcre_text. */
+    check_text("pcre", prefix_common_text, prefix_common_cases,
+               sizeof(prefix_common_cases) / sizeof(prefix_common_cases[0]));
+    check_text("regexp", prefix_common_text, prefix_common_cases,
+               sizeof(prefix_common_cases) / sizeof(prefix_common_cases[0]));
+    check_text("regexp", prefix_common_text, prefix_regexp_cases,
+               sizeof(prefix_regexp_cases) / sizeof(prefix_regexp_cases[0]));
+    check_text("pcre", prefix_pcre_text, prefix_pcre_cases,
+               sizeof(prefix_pcre_cases) / sizeof(prefix_pcre_cases[0]));
+    check_text("regexp", prefix_bracket_text, prefix_bracket_regexp_cases,
+               sizeof(prefix_bracket_regexp_cases) / sizeof(prefix_bracket_regexp_cases[0]));
+    check_text("pcre", prefix_bracket_text, prefix_bracket_pcre_cases,
+               sizeof(prefix_bracket_pcre_cases) / sizeof(prefix_bracket_pcre_cases[0]));
+}
+
+/* A generated header_checks table of 1,000 "^Name:" rules, against the
+ * same table with every pattern wrapped in a group, from which no prefix
+ * can be taken: every key must give the same status, value and line. Per
+ * block of 100: a run of 80 prefixed rules (every tenth case-sensitive,
+ * every tenth with $1), then an if-block by header name holding a run of
+ * 15 rules with a negated rule in its middle, an IF negation, a nested IF
+ * with a negation, and an unprefixed rule. */
+static const char *const gen_names[] = {"Subject",  "From",     "To",     "Received",
+                                        "X-Mailer", "Reply-To", "Sender", "Content-Type",
+                                        "Date",     "X-Spam",   "Cc"};
+#define GEN_NAMES (sizeof(gen_names) / sizeof(gen_names[0]))
+#define GEN_RULES 1000
+
+struct tbuf_t {
+    char *s;
+    size_t len;
+};
+
+static void gen_add(struct tbuf_t *out, const char *fmt, ...)
+{
+    va_list ap;
+    char line[512];
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    out->s = realloc(out->s, out->len + (size_t)n + 1);
+    assert_non_null(out->s);
+    memcpy(out->s + out->len, line, (size_t)n + 1);
+    out->len += (size_t)n;
+}
+
+/* One line "[lead]/pattern/flags result", the pattern wrapped on demand. */
+static void gen_line(struct tbuf_t *out, const char *lead, const char *pattern, const char *flags,
+                     const char *result, const char *type, int wrap)
+{
+    const char *open = !wrap ? "" : strcmp(type, "pcre") == 0 ? "(?:" : "(";
+    const char *close = wrap ? ")" : "";
+    gen_add(out, "%s/%s%s%s/%s %s\n", lead, open, pattern, close, flags, result);
+}
+
+/* The header name rule i tests: the block's name inside its if-block. */
+static const char *gen_name(int i)
+{
+    return i % 100 >= 80 ? gen_names[(i / 100) % GEN_NAMES] : gen_names[i % GEN_NAMES];
+}
+
+/* A plain rule: case-sensitive, with $1 (wrapping shifts regexp groups by
+ * one), or neither. */
+static void gen_plain(struct tbuf_t *out, int i, const char *type, int wrap)
+{
+    char pattern[256], result[128];
+    int shift = wrap && strcmp(type, "regexp") == 0;
+
+    if (i % 10 == 3) {
+        snprintf(pattern, sizeof(pattern), "^%s: .*w%d\\b", gen_name(i), i);
+        snprintf(result, sizeof(result), "cs%d", i);
+        gen_line(out, "", pattern, "i", result, type, wrap);
+    } else if (i % 10 == 5) {
+        snprintf(pattern, sizeof(pattern), "^%s:.*(w%d|v%d)( |$)", gen_name(i), i, i);
+        snprintf(result, sizeof(result), "grp%d=$%d", i, 1 + shift);
+        gen_line(out, "", pattern, "", result, type, wrap);
+    } else {
+        snprintf(pattern, sizeof(pattern), "^%s: .*w%d\\b", gen_name(i), i);
+        snprintf(result, sizeof(result), "r%d", i);
+        gen_line(out, "", pattern, "", result, type, wrap);
+    }
+}
+
+static void gen_block(struct tbuf_t *out, int base, const char *type, int wrap)
+{
+    const char *name = gen_names[(base / 100) % GEN_NAMES];
+    char pattern[256], result[128];
+
+    for (int i = base; i < base + 80; i++)
+        gen_plain(out, i, type, wrap);
+    snprintf(pattern, sizeof(pattern), "^%s:", name);
+    gen_line(out, "if ", pattern, "", "", type, wrap);
+    for (int i = base + 80; i < base + 96; i++) {
+        if (i != base + 88) {
+            gen_plain(out, i, type, wrap);
+            continue;
+        }
+        snprintf(pattern, sizeof(pattern), "^%s: n%d keep", name, i);
+        snprintf(result, sizeof(result), "neg%d", i);
+        gen_line(out, "!", pattern, "", result, type, wrap);
+    }
+    gen_add(out, "endif\n");
+    snprintf(pattern, sizeof(pattern), "^%s:", name);
+    gen_line(out, "if !", pattern, "", "", type, wrap);
+    snprintf(pattern, sizeof(pattern), "^X-Other: o%d", base + 96);
+    snprintf(result, sizeof(result), "other%d", base + 96);
+    gen_line(out, "", pattern, "", result, type, wrap);
+    gen_add(out, "endif\n");
+    snprintf(pattern, sizeof(pattern), "^%s: x%d", name, base + 98);
+    gen_line(out, "if ", pattern, "", "", type, wrap);
+    snprintf(pattern, sizeof(pattern), "^%s: x%d keep", name, base + 98);
+    snprintf(result, sizeof(result), "negif%d", base + 98);
+    gen_line(out, "!", pattern, "", result, type, wrap);
+    gen_add(out, "endif\n");
+    snprintf(pattern, sizeof(pattern), "u%d$", base + 99);
+    snprintf(result, sizeof(result), "tail%d", base + 99);
+    gen_line(out, "", pattern, "", result, type, wrap);
+}
+
+static struct table *gen_table(const char *type, int wrap, char *path)
+{
+    struct tbuf_t text = {0};
+    for (int base = 0; base < GEN_RULES; base += 100)
+        gen_block(&text, base, type, wrap);
+    gen_line(&text, "", "^Zulu", "", "zcatch", type, wrap);
+    gen_line(&text, "", ".", "", "catchall-not-empty", type, wrap);
+    struct table *table = open_text(type, text.s, path);
+    free(text.s);
+    return table;
+}
+
+static int where_line(const char *where)
+{
+    const char *p = strrchr(where, ' ');
+    return p == NULL ? -1 : atoi(p + 1);
+}
+
+static void compare_key(struct table *fast, struct table *slow, const char *key)
+{
+    struct table_result a, b;
+    int sa = table_lookup(fast, key, &a);
+    int sb = table_lookup(slow, key, &b);
+    if (sa != sb)
+        fail_msg("\"%s\": prefix path %d, reference %d", key, sa, sb);
+    if (sa != 1)
+        return;
+    if (strcmp(a.value, b.value) != 0 || where_line(a.where) != where_line(b.where))
+        fail_msg("\"%s\": prefix path \"%s\" (%s), reference \"%s\" (%s)", key, a.value, a.where,
+                 b.value, b.where);
+    table_result_free(&a);
+    table_result_free(&b);
+}
+
+static void flip_case(char *s)
+{
+    for (; *s; s++) {
+        if (*s >= 'a' && *s <= 'z')
+            *s = (char)(*s - 'a' + 'A');
+        else if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
+    }
+}
+
+static void test_prefix_matches_reference(void **state)
+{
+    static const char *types[] = {"pcre", "regexp"};
+    static const char *fixed[] = {"",
+                                  "Z",
+                                  "Zulu time",
+                                  "zulu",
+                                  "Subject:",
+                                  "Subject: ",
+                                  "X-Other: o96",
+                                  "X-Other: o196",
+                                  "Subject: n88",
+                                  "Subject: n88 keep",
+                                  "x u99",
+                                  "u999",
+                                  "Unknown: w1",
+                                  "\tSubject: w0",
+                                  "Subject : w0"};
+    static const char *forms[] = {"%s: a w%d b", "%s:w%d",  "%s: n%d", "%s: n%d keep",
+                                  "%s: v%d",     "%s: o%d", "%s: x%d", "%s: x%d keep"};
+    (void)state;
+    for (size_t t = 0; t < 2; t++) {
+        char fast_path[] = "/tmp/test_rules_table_regex_XXXXXX";
+        char slow_path[] = "/tmp/test_rules_table_regex_XXXXXX";
+        struct table *fast = gen_table(types[t], 0, fast_path);
+        struct table *slow = gen_table(types[t], 1, slow_path);
+        char key[256];
+
+        for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
+            compare_key(fast, slow, fixed[k]);
+        for (int i = 0; i < GEN_RULES; i++) {
+            const char *name = gen_name(i);
+            for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+                snprintf(key, sizeof(key), forms[f], name, i);
+                compare_key(fast, slow, key);
+                flip_case(key);
+                compare_key(fast, slow, key);
+            }
+            snprintf(key, sizeof(key), "%s: w%d", gen_name(i + 1), i);
+            compare_key(fast, slow, key);
+            /* Several rules of one run match: the first must win. */
+            snprintf(key, sizeof(key), "%s: w%d w%d w%d", name, i + (int)GEN_NAMES, i + 1, i);
+            compare_key(fast, slow, key);
+        }
+        table_free(fast);
+        table_free(slow);
+        unlink(fast_path);
+        unlink(slow_path);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_common),       cmocka_unit_test(test_pcre_flags),
-        cmocka_unit_test(test_regexp_flags), cmocka_unit_test(test_dropped_rules),
-        cmocka_unit_test(test_load_errors),  cmocka_unit_test(test_pcre_match_limit),
+        cmocka_unit_test(test_common),
+        cmocka_unit_test(test_pcre_flags),
+        cmocka_unit_test(test_regexp_flags),
+        cmocka_unit_test(test_dropped_rules),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_pcre_match_limit),
+        cmocka_unit_test(test_prefix_unsafe_patterns),
+        cmocka_unit_test(test_prefix_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
