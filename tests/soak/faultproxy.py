@@ -283,10 +283,11 @@ def sink_ids(d):
     return ids
 
 
-def maillog_bounces(path, more_than_once=None):
+def maillog_bounces(path, more_than_once=None, relay_lost=None):
     """{message-id: [reason]} for every status=bounced in Postfix's log;
     the Message-IDs Postfix said "may be sent more than once" about go into
-    the set more_than_once."""
+    the set more_than_once; those scand deferred because its relay
+    connection went after the end of DATA go into relay_lost."""
     qid_mid = {}
     bounced = {}
     rx_mid = re.compile(r"\]: ([0-9A-Za-z]+): message-id=(<[^>]*>)")
@@ -305,6 +306,11 @@ def maillog_bounces(path, more_than_once=None):
                 m = re.search(r"\]: ([0-9A-Za-z]+): ", l)
                 if m and m.group(1) in qid_mid:
                     more_than_once.add(qid_mid[m.group(1)])
+            if (relay_lost is not None and "lost connection with relay" in l
+                    and "end of DATA" in l):
+                m = re.search(r"\]: ([0-9A-Za-z]+): ", l)
+                if m and m.group(1) in qid_mid:
+                    relay_lost.add(qid_mid[m.group(1)])
             m = rx_b.search(l)
             if m:
                 mid = qid_mid.get(m.group(1), "?" + m.group(1))
@@ -320,8 +326,8 @@ def cmd_tally(a):
     sent = ["<%s.%d@it.test>" % (a.tag, i) for i in range(a.sent) if i not in unsent]
     sentset = set(sent)
     got = sink_ids(a.sink)
-    more_than_once = set()
-    bounces = maillog_bounces(a.maillog, more_than_once)
+    more_than_once, relay_lost = set(), set()
+    bounces = maillog_bounces(a.maillog, more_than_once, relay_lost)
     lose250 = set()
     faults = {}
     try:
@@ -357,6 +363,10 @@ def cmd_tally(a):
             why = ("scand's connection to Postfix went after the end of DATA (a worker "
                    "killed between the relay's 250 and its own reply): Postfix logged "
                    "'message may be sent more than once'")
+        elif m in relay_lost:
+            why = ("the relay connection went after the end of DATA (seen when the 10026 smtpd, "
+                   "stopped by the relay-down reload, had queued it but not answered): "
+                   "scand answered 4yz, Postfix retried")
         else:
             why = "UNEXPLAINED: no lose250 logged, Postfix did not warn"
         print("duplicate %s x%d: %s" % (m, dups[m] + 1, why))
