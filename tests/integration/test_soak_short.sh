@@ -5,4 +5,4 @@
 # injected relay 554); duplicates from a relay 250 that never reached Postfix
 # are listed with their explanation. See tests/soak/README.md.
 set -u
-exec "$(dirname "$0")/../soak/soak.sh" "${1:-build}" --messages 300 --seconds 60 --seed 42 --fast
+exec bash "$(dirname "$0")/../soak/soak.sh" "${1:-build}" --messages 300 --seconds 60 --seed 42 --fast
