@@ -79,6 +79,16 @@ sender() {
 }
 sender &
 SENDER_PID=$!
+# On an early exit (timeout, ^C) the sender and fault jobs go too.
+soak_cleanup() {
+    local rc=$? j
+    for j in "$SENDER_PID" "${relay_job:-}" "${hup_job:-}"; do
+        [ -n "$j" ] && kill "$j" 2>/dev/null
+    done
+    (exit $rc)
+    it_cleanup
+}
+trap soak_cleanup EXIT
 
 kills=0 relay_cycles=0 hup_storms=0 relay_job= hup_job=
 kill_worker() {
