@@ -171,6 +171,7 @@ int worker_main(const struct scand_params *params, int listen_fd)
 {
     struct worker worker;
     struct worker_conn *conn;
+    int cut;
 
     /* Reload is the master's job; a group-wide SIGHUP must not kill us. */
     signal(SIGHUP, SIG_IGN);
@@ -200,14 +201,20 @@ int worker_main(const struct scand_params *params, int listen_fd)
     event_base_dispatch(worker.base);
 
     /* Whatever is left at the deadline is cut: Postfix still has the mail. */
+    cut = !TAILQ_EMPTY(&worker.conns);
     while ((conn = TAILQ_FIRST(&worker.conns)) != NULL) {
         TAILQ_REMOVE(&worker.conns, conn, link);
         free(conn);
     }
-    relay_pool_free(worker.env.relay_pool);
     evconnlistener_free(worker.listener);
     event_free(worker.sigterm);
     event_free(worker.deadline);
+    relay_pool_free(worker.env.relay_pool);
+    /* Released relays send QUIT and free themselves from their own events
+     * (bounded by the relay's QUIT grace): let them finish, so the worker
+     * exits without leaks, unless sessions were cut and still have events. */
+    if (!cut)
+        event_base_dispatch(worker.base);
     event_base_free(worker.base);
     return 0;
 }
