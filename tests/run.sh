@@ -8,6 +8,13 @@
 #   tests/run.sh                 everything
 #   tests/run.sh passthrough     only integration tests whose name contains "passthrough"
 #   SCAND_SKIP_UNIT=1 tests/run.sh   integration only
+#   SCAND_SKIP_HARDENING=1 tests/run.sh   without the sanitizer and fuzz stages
+#
+# After the integration tests (full runs only, no FILTER): the ASan+UBSan
+# build (build-test-asan) runs ctest and a subset of the integration tests,
+# failing on any sanitizer report; then tests/fuzz/run.sh replays the fuzz
+# regression inputs and runs each fuzzer (SCAND_FUZZ_SECONDS, default 20 in
+# CI, 10 otherwise).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -19,7 +26,8 @@ FAIL=0
 say() { printf '\n=== %s\n' "$*"; }
 
 PKGS="build-essential cmake pkg-config libevent-dev libpcre2-dev libgmime-3.0-dev
-libssl-dev libcmocka-dev postfix postfix-pcre swaks python3 iproute2 procps bsdutils"
+libssl-dev libcmocka-dev postfix postfix-pcre swaks python3 iproute2 procps bsdutils
+clang libclang-rt-14-dev"
 
 install_missing() {
     local missing=() p
@@ -110,6 +118,112 @@ for t in "$ROOT"/tests/integration/test_*.sh; do
     echo "--- $name: $(( $(date +%s) - start ))s, exit $rc"
     rm -f "$log"
 done
+
+# count_ctest OUTPUT: add ctest's summary to PASS/FAIL.
+count_ctest() {
+    local summary f t
+    if summary=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' <<<"$1"); then
+        f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
+        t=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$summary")
+        PASS=$((PASS + t - f))
+        FAIL=$((FAIL + f))
+    else
+        echo "ctest did not report"
+        FAIL=$((FAIL + 1))
+    fi
+}
+
+# count_summary LOG RC NAME: add a "N passed, N failed" line (or the exit
+# status when there is none) to PASS/FAIL.
+count_summary() {
+    local line p f
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1)
+    if [ -n "$line" ]; then
+        p=${line%% passed*}
+        f=${line#*, }
+        f=${f%% failed}
+        PASS=$((PASS + p))
+        FAIL=$((FAIL + f))
+        [ "$2" != 0 ] && [ "$f" = 0 ] && { echo "FAIL $3 exited $2"; FAIL=$((FAIL + 1)); }
+    else
+        echo "FAIL $3: no summary line (exit $2)"
+        FAIL=$((FAIL + 1))
+    fi
+}
+
+# Sanitizer reports: every ASan/UBSan/LSan report of any process of the
+# ASan build (scand's master and workers included) lands in SAN_DIR; a
+# report fails the stage it appeared in.
+SAN_BUILD=${SCAND_ASAN_BUILD_DIR:-$ROOT/build-test-asan}
+SAN_DIR=/tmp/scand-asan.$$
+san_reports() {
+    local f n=0
+    for f in "$SAN_DIR"/*; do
+        [ -e "$f" ] || continue
+        echo "FAIL sanitizer report $(basename "$f"):"
+        grep -E 'ERROR|SUMMARY|runtime error|^ +#[0-9] ' "$f" | head -30
+        n=$((n + 1))
+    done
+    rm -f "$SAN_DIR"/*
+    FAIL=$((FAIL + n))
+    [ "$n" -eq 0 ]
+}
+
+SAN_TESTS="test_passthrough test_restrictions test_smuggling test_mime_corpus test_max_use
+test_lmtp test_signals test_content_deadline"
+if [ -z "$FILTER" ] && [ -z "${SCAND_SKIP_HARDENING:-}" ]; then
+    stage_start=$(date +%s)
+    say "sanitizers: ASan+UBSan build ($SAN_BUILD)"
+    if ! { cmake -S "$ROOT" -B "$SAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DSCAND_SANITIZE=ON >/dev/null &&
+        cmake --build "$SAN_BUILD" -j"$(nproc)" >"$SAN_BUILD.log" 2>&1; }; then
+        tail -30 "$SAN_BUILD.log"
+        echo "FAIL sanitizer build"
+        FAIL=$((FAIL + 1))
+    else
+        rm -rf "$SAN_DIR"
+        mkdir -p "$SAN_DIR"
+        export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$SAN_DIR/asan"
+        export UBSAN_OPTIONS="print_stacktrace=1:log_path=$SAN_DIR/ubsan"
+        if [ -z "${SCAND_SKIP_UNIT:-}" ]; then
+            say "sanitizers: unit tests (ctest)"
+            out=$(cd "$SAN_BUILD" && ctest --output-on-failure --timeout 600 2>&1)
+            echo "$out" | tail -40
+            count_ctest "$out"
+            san_reports
+        fi
+        for name in $SAN_TESTS; do
+            t=$ROOT/tests/integration/$name.sh
+            [ -f "$t" ] || continue
+            say "sanitizers: $name"
+            log=$(mktemp "/tmp/scand-run.asan.$name.XXXXXX")
+            start=$(date +%s)
+            timeout -k 10 900 bash "$t" "$SAN_BUILD" </dev/null >"$log" 2>&1 &
+            wait $!
+            rc=$?
+            grep -E '^(ok|FAIL)|passed,' "$log"
+            count_summary "$log" "$rc" "asan $name"
+            san_reports
+            echo "--- asan $name: $(( $(date +%s) - start ))s, exit $rc"
+            rm -f "$log"
+        done
+        unset ASAN_OPTIONS UBSAN_OPTIONS
+        rm -rf "$SAN_DIR"
+    fi
+    echo "--- sanitizer stage: $(( $(date +%s) - stage_start ))s"
+
+    stage_start=$(date +%s)
+    if [ -n "${CI:-}" ]; then secs=${SCAND_FUZZ_SECONDS:-20}; else secs=${SCAND_FUZZ_SECONDS:-10}; fi
+    say "fuzzing: tests/fuzz/run.sh $secs"
+    log=$(mktemp /tmp/scand-run.fuzz.XXXXXX)
+    SCAND_FUZZ_BUILD_DIR=${SCAND_FUZZ_BUILD_DIR:-$ROOT/build-test-fuzz} \
+        timeout -k 10 1800 bash "$ROOT/tests/fuzz/run.sh" "$secs" </dev/null >"$log" 2>&1 &
+    wait $!
+    rc=$?
+    cat "$log"
+    count_summary "$log" "$rc" "fuzz"
+    rm -f "$log"
+    echo "--- fuzz stage: $(( $(date +%s) - stage_start ))s"
+fi
 
 echo
 echo "$PASS passed, $FAIL failed"
