@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     struct fuzz_source s = {0};
-    char dir[64], err[512];
+    char dir[256], err[512];
 
     (void)argc;
     (void)argv;

@@ -67,7 +67,9 @@ static void fuzz_source_table(struct fuzz_source *s, const char *dir, const char
 /* A fresh directory for this process's tables. */
 static void fuzz_source_dir(char *dir, size_t len, const char *what)
 {
-    snprintf(dir, len, "/tmp/scand-fuzz-%s.XXXXXX", what);
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(dir, len, "%s/scand-fuzz-%s.XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp", what);
     if (mkdtemp(dir) == NULL)
         abort();
 }

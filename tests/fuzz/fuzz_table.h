@@ -71,12 +71,16 @@ static void fuzz_table_open(const char *spec, const uint8_t *data, size_t size)
 __attribute__((unused)) static int fuzz_table_file(const char *type, const uint8_t *data,
                                                    size_t size)
 {
-    static char path[64];
-    char spec[128];
+    static char path[256];
+    char spec[300];
     FILE *fp;
 
-    if (path[0] == '\0')
-        snprintf(path, sizeof(path), "/tmp/scand-fuzz-%s.%ld", type, (long)getpid());
+    if (path[0] == '\0') {
+        const char *tmp = getenv("TMPDIR");
+
+        snprintf(path, sizeof(path), "%s/scand-fuzz-%s.%ld",
+                 tmp != NULL && *tmp != '\0' ? tmp : "/tmp", type, (long)getpid());
+    }
     fp = fopen(path, "wb");
     if (fp == NULL)
         abort();

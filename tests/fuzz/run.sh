@@ -45,6 +45,11 @@ if ! { CC=clang cmake -S "$ROOT" -B "$BUILD" -DSCAND_FUZZ=ON -DCMAKE_BUILD_TYPE=
 fi
 
 mkdir -p "$FUZZ/crashes"
+# The targets write their table files under TMPDIR: one scratch directory,
+# removed at the end.
+SCRATCH=$(mktemp -d /tmp/scand-fuzz.XXXXXX)
+trap 'rm -rf "$SCRATCH"' EXIT
+export TMPDIR=$SCRATCH
 dict_for() {
     case $1 in
     fuzz_smtp_server) echo "$FUZZ/dict/smtp.dict" ;;
