@@ -237,8 +237,65 @@ static int posix_flag(int ch, int *flags)
     }
 }
 
+/* glibc's regcomp() copies the parse tree for every repetition it expands:
+ * stacked operators ("a+++++", "a{9}{9}{9}") or large counts make it allocate
+ * gigabytes at load (found by fuzz_table_regexp). Refuse them up front;
+ * POSIX only promises counts up to RE_DUP_MAX (255) anyway. */
+static int posix_pattern_sane(const char *pattern, char *why, size_t whylen)
+{
+    int after_repeat = 0;
+
+    for (const char *p = pattern; *p != '\0'; p++) {
+        if (*p == '\\') {
+            if (p[1] != '\0')
+                p++;
+            after_repeat = 0;
+        } else if (*p == '[') {
+            /* A bracket expression: "]" first is a literal, "[:x:]" nests. */
+            const char *q = p + 1;
+            if (*q == '^')
+                q++;
+            if (*q == ']')
+                q++;
+            for (; *q != '\0' && *q != ']'; q++)
+                if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
+                    const char *end = strchr(q + 2, q[1]);
+                    if (end != NULL && end[1] == ']')
+                        q = end + 1;
+                }
+            if (*q == '\0')
+                return 0; /* regcomp reports it */
+            p = q;
+            after_repeat = 0;
+        } else if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
+            /* ".*?" (two) is common in tables written for pcre; more is not. */
+            if (after_repeat >= 2) {
+                snprintf(why, whylen, "more than two stacked repetition operators");
+                return -1;
+            }
+            if (*p == '{') {
+                char *end;
+                for (const char *q = p + 1; *q != '\0' && *q != '}'; q++)
+                    if ((*q >= '0' && *q <= '9') && strtol(q, &end, 10) > 255) {
+                        snprintf(why, whylen, "repetition count over 255 (RE_DUP_MAX)");
+                        return -1;
+                    }
+                const char *close = strchr(p, '}');
+                if (close != NULL)
+                    p = close;
+            }
+            after_repeat++;
+        } else {
+            after_repeat = 0;
+        }
+    }
+    return 0;
+}
+
 static void *posix_compile_re(const char *pattern, int flags, char *why, size_t whylen)
 {
+    if (posix_pattern_sane(pattern, why, whylen) < 0)
+        return NULL;
     regex_t *re = xmalloc(sizeof(*re));
     int rc = regcomp(re, pattern, flags);
 

@@ -82,6 +82,8 @@ for name in "${TARGETS[@]}"; do
     [ -d "$FUZZ/corpus/$name" ] && cp -n "$FUZZ/corpus/$name"/* "$work"/ 2>/dev/null
     args=(-max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=65536
         -print_final_stats=1 -artifact_prefix="$FUZZ/crashes/$name-")
+    # In CI the exploration is seeded, so a run is repeatable; by hand it is not.
+    [ "${CI:-}" = true ] && args+=(-seed=1)
     d=$(dict_for "$name")
     [ -n "$d" ] && args+=(-dict="$d")
     # The targets log through util/msg to stderr: -close_fd_mask=2 keeps

@@ -234,6 +234,11 @@ static const struct error_case error_cases[] = {
     {"pcre: bad pattern", "pcre", "/ok/ x\n\n/bad(/ x\n",
      "line 3: error in regex at offset 4: missing closing parenthesis"},
     {"regexp: bad pattern", "regexp", "/bad(/ x\n", "line 1: Unmatched ( or \\("},
+    /* glibc regcomp() would allocate gigabytes for these (fuzz_table_regexp). */
+    {"regexp: stacked repetition", "regexp", "/^a+++++b/ x\n",
+     "line 1: more than two stacked repetition operators"},
+    {"regexp: count over RE_DUP_MAX", "regexp", "/a{2,300}/ x\n",
+     "line 1: repetition count over 255 (RE_DUP_MAX)"},
     {"no closing delimiter", "pcre", "# c\n/x\n", "line 2: no closing regexp delimiter \"/\""},
     {"unknown flag", "pcre", "/x/q y\n", "line 1: unknown regexp option \"q\""},
     {"pcre flag unknown to regexp", "regexp", "/x/s y\n", "line 1: unknown regexp option \"s\""},
