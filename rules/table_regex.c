@@ -109,6 +109,11 @@ struct rx_table {
     int max_groups;
     pcre2_match_context *mctx; /* pcre only */
     pcre2_match_data *mdata;   /* pcre only */
+    /* Match buffers sized at load (max_groups + 1): a lookup runs once per
+     * header or body line and allocates nothing. One process, one lookup
+     * at a time, as the pcre match data above. */
+    struct rx_span *spans;
+    regmatch_t *pm; /* regexp only */
     const char *path;
 };
 
@@ -317,14 +322,12 @@ static int posix_groups(const void *re)
 static int posix_match_re(void *priv, const void *re, const char *subject, struct rx_span *spans,
                           size_t nspans, char *why, size_t whylen)
 {
-    regmatch_t *pm = xcalloc(nspans, sizeof(*pm));
+    regmatch_t *pm = ((struct rx_table *)priv)->pm;
     int rc = regexec((const regex_t *)re, subject, nspans, pm, 0);
 
-    (void)priv;
     if (rc != 0) {
         if (rc != REG_NOMATCH)
             regerror(rc, re, why, whylen);
-        free(pm);
         return rc == REG_NOMATCH ? 0 : -1;
     }
     for (size_t i = 0; i < nspans; i++) {
@@ -335,7 +338,6 @@ static int posix_match_re(void *priv, const void *re, const char *subject, struc
             spans[i].start = spans[i].end = -1;
         }
     }
-    free(pm);
     return 1;
 }
 
@@ -618,6 +620,8 @@ static void rx_table_free(void *priv)
     for (size_t i = 0; i < t->count; i++)
         rx_rule_clear(t->engine, &t->rules[i]);
     free(t->rules);
+    free(t->spans);
+    free(t->pm);
     if (t->mdata != NULL)
         pcre2_match_data_free(t->mdata);
     if (t->mctx != NULL)
@@ -755,7 +759,7 @@ static int rx_lookup(struct table *table, const char *key, struct table_result *
 {
     struct rx_table *t = table->priv;
     size_t nspans = (size_t)t->max_groups + 1;
-    struct rx_span *spans = xcalloc(nspans, sizeof(*spans));
+    struct rx_span *spans = t->spans;
     char why[256];
     int status = 0;
 
@@ -783,7 +787,6 @@ static int rx_lookup(struct table *table, const char *key, struct table_result *
             i++;
         }
     }
-    free(spans);
     return status;
 }
 
@@ -813,6 +816,9 @@ static int rx_open(struct table *table, const char *name, const struct rx_engine
         if (t->mctx == NULL || t->mdata == NULL)
             msg_fatal("out of memory creating pcre2 match data");
     }
+    t->spans = xcalloc((size_t)t->max_groups + 1, sizeof(*t->spans));
+    if (engine != &pcre_engine)
+        t->pm = xcalloc((size_t)t->max_groups + 1, sizeof(*t->pm));
     table->kind = TABLE_KIND_REGEX;
     table->ops = &rx_ops;
     table->priv = t;
