@@ -609,11 +609,10 @@ static void session_divert(struct session *session, struct evbuffer *message)
     } else {
         why = "filter";
         if (divert_parse_nexthop(policy->filter, &target, err, sizeof(err)) < 0) {
-            char *text = xasprintf("451 4.3.5 Server configuration error");
+            const char *text = "451 4.3.5 Server configuration error";
             msg_warn("%s: %s", session_queue_id(tx), err);
             session_log_outcome(session, "deferred", text);
             session_reply_message(session, text);
-            free(text);
             return;
         }
         target.name = policy->filter;
