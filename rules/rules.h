@@ -18,6 +18,8 @@
 
 #include <stddef.h>
 
+#include "rules/rules_dns.h"
+
 /* Every parameter rules/ reads, with Postfix's default (NULL ends it), so
  * the daemon knows them, sets their defaults and warns about no others. */
 struct rules_param {
@@ -59,6 +61,8 @@ struct rules_query {
     const char *recipient;   /* as sent; set at RULES_STAGE_RCPT only */
     size_t rcpt_count;       /* recipients accepted so far */
     size_t message_size;     /* at RULES_STAGE_END_OF_DATA */
+    const struct rules_dns *dns; /* the resolver (rules/rules_dns.h); NULL: every
+                                  * lookup answers RULES_DNS_RETRY */
 };
 
 enum rules_stage {
@@ -93,6 +97,8 @@ struct rules_verdict {
     size_t prepend_count;
     struct rules_note *notes;
     size_t note_count;
+    int dns_pending; /* no decision yet: wait for the resolver, check again
+                      * (rules/rules_dns.h); everything else is empty */
 };
 
 /* For --explain: one line per step (restriction evaluated, table, key
@@ -111,6 +117,10 @@ struct rules_tx {
     int held; /* added by R2: a HOLD already fired (Postfix logs only the first) */
 };
 void rules_tx_init(struct rules_tx *tx);
+
+/* True when a restriction the rules may reach needs DNS (a worker then
+ * sets up a resolver). */
+int rules_need_dns(const struct rules *rules);
 
 /* Evaluate one stage. explain may be NULL. Never fails: a table lookup
  * error becomes "451 4.3.0 ... Temporary lookup failure", a broken
