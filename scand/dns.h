@@ -51,6 +51,14 @@ struct dns_waiter *dns_waiter_new(struct dns *dns);
 /* Cancels the pending wait (its callback is never called). */
 void dns_waiter_free(struct dns_waiter *waiter);
 
+/* Budget of a waiter, for a transaction that has already spent part of
+ * its message_time_limit in an earlier check (the session makes one waiter
+ * per check, so that answers are stable within the check and a later
+ * recipient sees the cache): set before the first lookup. */
+void dns_waiter_set_time_limit(struct dns_waiter *waiter, int time_limit_ms);
+/* Milliseconds the waiter has spent waiting so far. */
+int dns_waiter_time_spent(const struct dns_waiter *waiter);
+
 /* The view rules_check() uses (struct rules_query.dns). */
 const struct rules_dns *dns_waiter_rules(struct dns_waiter *waiter);
 
