@@ -27,7 +27,7 @@ say() { printf '\n=== %s\n' "$*"; }
 
 PKGS="build-essential cmake pkg-config libevent-dev libpcre2-dev libgmime-3.0-dev
 libssl-dev libcmocka-dev postfix postfix-pcre swaks python3 iproute2 procps bsdutils
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev libc-ares-dev unbound"
 
 install_missing() {
     local missing=() p
