@@ -23,17 +23,19 @@
 #include "rules/content.h"
 #include "rules/mime_rules.h"
 #include "rules/rules.h"
+#include "scand/dns.h"
 #include "scand/listen.h"
 #include "scand/params.h"
 #include "util/msg.h"
 #include "util/xalloc.h"
 
 enum param_type {
-    PARAM_STR,  /* any text */
-    PARAM_ADDR, /* host:port, checked by listen_parse_address() */
-    PARAM_INT,  /* a count */
-    PARAM_SIZE, /* a byte count */
-    PARAM_TIME, /* seconds, with Postfix's units */
+    PARAM_STR,         /* any text */
+    PARAM_ADDR,        /* host:port, checked by listen_parse_address() */
+    PARAM_INT,         /* a count */
+    PARAM_SIZE,        /* a byte count */
+    PARAM_TIME,        /* seconds, with Postfix's units */
+    PARAM_DNS_SERVERS, /* addresses with ports, checked by dns_servers_valid() */
 };
 
 struct param_spec {
@@ -65,6 +67,11 @@ static const struct param_spec param_table[] = {
     P(content_check_time_limit, PARAM_TIME, "60s", 1),
     P(content_check_attempt_limit, PARAM_INT, "3", 1),
     P(state_directory, PARAM_STR, "/var/lib/scand", 0),
+    P(dns_servers, PARAM_DNS_SERVERS, "", 0),
+    P(dns_query_timeout, PARAM_TIME, "5s", 1),
+    P(dns_query_attempts, PARAM_INT, "2", 1),
+    P(dns_cache_size, PARAM_SIZE, "10000", 0),
+    P(dns_message_time_limit, PARAM_TIME, "30s", 1),
     P(myhostname, PARAM_STR, "localhost", 0),
     P(message_size_limit, PARAM_SIZE, "10240000", 0),
     P(smtpd_recipient_limit, PARAM_SIZE, "1000", 1),
@@ -181,6 +188,13 @@ static int params_set_one(struct config *config, const struct param_spec *spec,
 
     switch (spec->type) {
     case PARAM_STR:
+        *(char **)field = xstrdup(value);
+        return 0;
+    case PARAM_DNS_SERVERS:
+        if (dns_servers_valid(value, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "%sparameter %s: %s", where, spec->name, why);
+            return -1;
+        }
         *(char **)field = xstrdup(value);
         return 0;
     case PARAM_ADDR: {
@@ -308,6 +322,17 @@ static int params_load_rules(struct scand_params *params, char *err, size_t errl
     return params->mime != NULL ? 0 : -1;
 }
 
+void params_dns_config(const struct scand_params *params, struct dns_config *config)
+{
+    memset(config, 0, sizeof(*config));
+    config->servers = params->dns_servers;
+    config->query_timeout_ms =
+        params->dns_query_timeout > INT_MAX / 1000 ? INT_MAX : params->dns_query_timeout * 1000;
+    config->query_attempts = params->dns_query_attempts;
+    config->cache_size = params->dns_cache_size;
+    config->message_time_limit = params->dns_message_time_limit;
+}
+
 int params_tables_changed(const struct scand_params *params)
 {
     return (params->rules != NULL && rules_changed(params->rules)) ||
@@ -319,7 +344,8 @@ void params_free(struct scand_params *params)
 {
     for (size_t i = 0; i < PARAM_COUNT; i++) {
         const struct param_spec *spec = &param_table[i];
-        if (spec->type == PARAM_STR || spec->type == PARAM_ADDR) {
+        if (spec->type == PARAM_STR || spec->type == PARAM_ADDR ||
+            spec->type == PARAM_DNS_SERVERS) {
             char **field = (char **)((char *)params + spec->offset);
             free(*field);
             *field = NULL;

@@ -16,6 +16,7 @@
 
 struct rules;
 struct content_rules;
+struct dns_config;
 struct mime_rules;
 
 struct scand_params {
@@ -39,6 +40,11 @@ struct scand_params {
     int content_check_time_limit; /* 60s: a worker past it dies, Postfix retries */
     int content_check_attempt_limit; /* 3: interrupted checks before a message is held */
     char *state_directory;           /* /var/lib/scand: records of interrupted checks */
+    char *dns_servers;               /* dns_servers = (empty: /etc/resolv.conf's) */
+    int dns_query_timeout;           /* dns_query_timeout = 5s: one try at one server */
+    int dns_query_attempts;          /* dns_query_attempts = 2: tries per server */
+    size_t dns_cache_size;           /* dns_cache_size = 10000: answers cached (0: none) */
+    int dns_message_time_limit;      /* dns_message_time_limit = 30s: DNS waits per transaction */
 
     /* Postfix's */
     char *myhostname;                     /* myhostname = localhost */
@@ -67,6 +73,10 @@ void params_free(struct scand_params *params);
 
 /* True when a table file named by the rules changed on disk since load. */
 int params_tables_changed(const struct scand_params *params);
+
+/* The resolver's settings (scand/dns.h) from the dns_* parameters; the
+ * strings point into params. */
+void params_dns_config(const struct scand_params *params, struct dns_config *config);
 
 /* Parse "300", "300s", "5m", ... into seconds; -1 when malformed. */
 int params_parse_time(const char *text);
