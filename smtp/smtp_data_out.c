@@ -15,7 +15,8 @@
  *
  * This runs on every relayed byte: it walks the source's chunks with
  * evbuffer_peek and writes straight into space reserved in dst, never one
- * evbuffer call per byte.
+ * evbuffer call per byte; within a line it copies up to the next CR or LF
+ * (found with memchr) in one memcpy.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,32 @@ struct data_out_state {
     int cr_pending; /* last byte was CR; an LF next makes it a line end */
 };
 
+/* The next CR and the next LF of a chunk, each found with memchr and kept
+ * until the scan passes it, so every byte is looked at by memchr at most
+ * once per character instead of by a loop per byte. */
+struct line_breaks {
+    const unsigned char *cr; /* next CR at or after the scan, or end */
+    const unsigned char *lf; /* next LF at or after the scan, or end */
+};
+
+static const unsigned char *find_or_end(const unsigned char *from, const unsigned char *end, int ch)
+{
+    const unsigned char *hit = memchr(from, ch, (size_t)(end - from));
+
+    return hit != NULL ? hit : end;
+}
+
+/* The first CR or LF at or after from (end if none). */
+static const unsigned char *next_break(struct line_breaks *b, const unsigned char *from,
+                                       const unsigned char *end)
+{
+    if (b->cr < from)
+        b->cr = find_or_end(from, end, '\r');
+    if (b->lf < from)
+        b->lf = find_or_end(from, end, '\n');
+    return b->cr < b->lf ? b->cr : b->lf;
+}
+
 /* Encode one chunk into out (room for 2 * len + 1 bytes); returns the bytes
  * written. Worst case: a pending stray CR (1) plus every byte doubled (a '.'
  * at the start of a line after each CRLF expands 3 bytes to 4, so 2x is
@@ -40,6 +67,7 @@ static size_t data_out_chunk(struct data_out_state *st, const unsigned char *in,
                              unsigned char *out)
 {
     const unsigned char *end = in + len;
+    struct line_breaks breaks = {find_or_end(in, end, '\r'), find_or_end(in, end, '\n')};
     unsigned char *o = out;
 
     while (in < end) {
@@ -70,8 +98,11 @@ static size_t data_out_chunk(struct data_out_state *st, const unsigned char *in,
         *o++ = c;
         st->at_bol = 0;
         /* The common case: copy the rest of an ordinary line in one sweep. */
-        while (in < end && *in != '\r' && *in != '\n')
-            *o++ = *in++;
+        const unsigned char *stop = next_break(&breaks, in, end);
+
+        memcpy(o, in, (size_t)(stop - in));
+        o += stop - in;
+        in = stop;
     }
     return (size_t)(o - out);
 }

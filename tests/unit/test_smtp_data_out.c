@@ -263,6 +263,34 @@ static void test_large(void **state)
     evbuffer_free(expect);
 }
 
+/* Lines long enough that the memchr/memcpy sweep crosses chunks, with the
+ * CR, LF and dots it must stop at on either side of every cut. */
+struct boundary_case {
+    const char *label;
+    const char *input;
+    const char *expect;
+};
+
+static const struct boundary_case boundary_cases[] = {
+    {"long lines", "0123456789\r\nabcdefghij\r\n", "0123456789\r\nabcdefghij\r\n.\r\n"},
+    {"bare CR mid line", "01234\r56789\r\n", "01234 56789\r\n.\r\n"},
+    {"bare LF mid line", "01234\n56789\r\n", "01234 56789\r\n.\r\n"},
+    {"CR at the end, then text", "0123456789\rabc", "0123456789 abc\r\n.\r\n"},
+    {"dots after line ends", "abc\r\n.def\r\n..\r\nghi.\r\n",
+     "abc\r\n..def\r\n...\r\nghi.\r\n.\r\n"},
+    {"LF CR pairs", "ab\n\rcd\n\r\nef", "ab  cd \r\nef\r\n.\r\n"},
+};
+
+static void test_chunk_boundaries(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(boundary_cases) / sizeof(boundary_cases[0]); i++) {
+        print_message("case: %s\n", boundary_cases[i].label);
+        check_all_chunkings(boundary_cases[i].input, strlen(boundary_cases[i].input),
+                            boundary_cases[i].expect);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_binary_bytes_pass),
         cmocka_unit_test(test_random_against_reference),
         cmocka_unit_test(test_large),
+        cmocka_unit_test(test_chunk_boundaries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
