@@ -142,3 +142,177 @@ int listen_bind(const char *text, char *err, size_t errlen)
     }
     return fd;
 }
+
+/* ---------------------------------------------------------------------
+ * Who may talk to scand (listen.h). Policy: a peer is allowed only when
+ * the first pattern that matches its address is not negated; no match is
+ * "no". The list is parsed once per worker and consulted at every accept,
+ * before a byte of the peer is read.
+ */
+
+struct listen_net {
+    int family; /* AF_INET or AF_INET6 */
+    int negate;
+    int prefix;
+    unsigned char net[16];
+};
+
+struct listen_acl {
+    struct listen_net *nets;
+    size_t count;
+};
+
+/* "a.b.c.d", "[v6]", "v6" (with ':'), each with an optional "/len". */
+static int listen_net_parse(const char *word, struct listen_net *net, char *err, size_t errlen)
+{
+    const char *text = word;
+    char *addr;
+    const char *slash;
+    size_t alen;
+    int max;
+
+    memset(net, 0, sizeof(*net));
+    if (*text == '!') {
+        net->negate = 1;
+        text++;
+    }
+    slash = strchr(text, '/');
+    alen = slash ? (size_t)(slash - text) : strlen(text);
+    if (alen >= 2 && text[0] == '[' && text[alen - 1] == ']')
+        addr = xstrndup(text + 1, alen - 2);
+    else
+        addr = xstrndup(text, alen);
+    if (inet_pton(AF_INET, addr, net->net) == 1) {
+        net->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, addr, net->net) == 1) {
+        net->family = AF_INET6;
+        max = 128;
+    } else {
+        snprintf(err, errlen,
+                 "bad network \"%s\": expected a numeric address or network "
+                 "(a.b.c.d/len, [v6]/len); host names and tables are not supported here",
+                 word);
+        free(addr);
+        return -1;
+    }
+    free(addr);
+    net->prefix = max;
+    if (slash != NULL) {
+        const char *len = slash + 1;
+        int value = 0;
+
+        if (*len == '\0' || strlen(len) > 3 || strspn(len, "0123456789") != strlen(len) ||
+            (value = atoi(len)) > max) {
+            snprintf(err, errlen, "bad network \"%s\": bad prefix length", word);
+            return -1;
+        }
+        net->prefix = value;
+    }
+    /* Postfix (cidr_match_parse) refuses host bits: "10.0.0.1/8" is
+     * usually a typo for something else, not 10.0.0.0/8. */
+    for (int bit = net->prefix; bit < max; bit++) {
+        if (net->net[bit / 8] & (0x80 >> (bit % 8))) {
+            snprintf(err, errlen, "bad network \"%s\": non-null host address bits", word);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct listen_acl *listen_acl_parse(const char *text, char *err, size_t errlen)
+{
+    struct listen_acl *acl = xcalloc(1, sizeof(*acl));
+    const char *cp = text;
+
+    while (*cp != '\0') {
+        size_t span;
+        char *word;
+        struct listen_net net;
+
+        cp += strspn(cp, ", \t\r\n");
+        span = strcspn(cp, ", \t\r\n");
+        if (span == 0)
+            break;
+        word = xstrndup(cp, span);
+        cp += span;
+        if (listen_net_parse(word, &net, err, errlen) < 0) {
+            free(word);
+            listen_acl_free(acl);
+            return NULL;
+        }
+        free(word);
+        acl->nets = xrealloc(acl->nets, (acl->count + 1) * sizeof(*acl->nets));
+        acl->nets[acl->count++] = net;
+    }
+    return acl;
+}
+
+void listen_acl_free(struct listen_acl *acl)
+{
+    if (acl == NULL)
+        return;
+    free(acl->nets);
+    free(acl);
+}
+
+size_t listen_acl_size(const struct listen_acl *acl)
+{
+    return acl->count;
+}
+
+/* The peer as family and bytes; an IPv4-mapped IPv6 address as IPv4. */
+static int listen_peer_bytes(const struct sockaddr *addr, unsigned char bytes[16])
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    if (addr->sa_family == AF_INET) {
+        memcpy(bytes, &((const struct sockaddr_in *)addr)->sin_addr, 4);
+        return AF_INET;
+    }
+    if (addr->sa_family == AF_INET6) {
+        const unsigned char *a =
+            (const unsigned char *)&((const struct sockaddr_in6 *)addr)->sin6_addr;
+        if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+            memcpy(bytes, a + 12, 4);
+            return AF_INET;
+        }
+        memcpy(bytes, a, 16);
+        return AF_INET6;
+    }
+    return AF_UNSPEC;
+}
+
+static int listen_net_match(const struct listen_net *net, int family, const unsigned char *bytes)
+{
+    int full = net->prefix / 8;
+    int rest = net->prefix % 8;
+
+    if (net->family != family || memcmp(net->net, bytes, (size_t)full) != 0)
+        return 0;
+    if (rest == 0)
+        return 1;
+    return ((net->net[full] ^ bytes[full]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+int listen_acl_match(const struct listen_acl *acl, const struct sockaddr *addr)
+{
+    unsigned char bytes[16];
+    int family = listen_peer_bytes(addr, bytes);
+
+    if (family == AF_UNSPEC)
+        return 0;
+    for (size_t i = 0; i < acl->count; i++)
+        if (listen_net_match(&acl->nets[i], family, bytes))
+            return !acl->nets[i].negate;
+    return 0;
+}
+
+void listen_addr_text(const struct sockaddr *addr, char *buf, size_t len)
+{
+    unsigned char bytes[16];
+    int family = listen_peer_bytes(addr, bytes);
+
+    if (family == AF_UNSPEC || inet_ntop(family, bytes, buf, (socklen_t)len) == NULL)
+        snprintf(buf, len, "unknown");
+}

@@ -36,6 +36,7 @@ enum param_type {
     PARAM_SIZE,        /* a byte count */
     PARAM_TIME,        /* seconds, with Postfix's units */
     PARAM_DNS_SERVERS, /* addresses with ports, checked by dns_servers_valid() */
+    PARAM_NETS,        /* networks, checked by listen_acl_parse(); min 1: not empty */
 };
 
 struct param_spec {
@@ -58,7 +59,13 @@ static const struct param_spec param_table[] = {
     P(hold_relay, PARAM_ADDR, "127.0.0.1:10027", 0),
     P(process_limit, PARAM_INT, "10", 1),
     P(max_use, PARAM_INT, "100", 1),
-    P(user, PARAM_STR, "", 0),
+    P(user, PARAM_STR, "scand", 0),
+    /* Who may connect, and who may send XFORWARD (listen.h). Postfix's
+     * smtpd_authorized_xforward_hosts is empty by default; after the queue
+     * scand needs XFORWARD from its Postfix, so it defaults to the peers
+     * allowed to connect (README "Defaults that differ"). */
+    P(authorized_client_networks, PARAM_NETS, "127.0.0.0/8, [::1]/128", 1),
+    P(smtpd_authorized_xforward_hosts, PARAM_NETS, "$authorized_client_networks", 0),
     P(drain_timeout, PARAM_TIME, "60s", 0),
     P(worker_session_limit, PARAM_INT, "100", 1),
     P(data_line_limit, PARAM_SIZE, "1048576", 1),
@@ -197,6 +204,21 @@ static int params_set_one(struct config *config, const struct param_spec *spec,
         }
         *(char **)field = xstrdup(value);
         return 0;
+    case PARAM_NETS: {
+        struct listen_acl *acl = listen_acl_parse(value, why, sizeof(why));
+        if (acl == NULL) {
+            snprintf(err, errlen, "%sparameter %s: %s", where, spec->name, why);
+            return -1;
+        }
+        number = (long long)listen_acl_size(acl);
+        listen_acl_free(acl);
+        if (number < spec->min) {
+            snprintf(err, errlen, "%sparameter %s: empty: nobody could connect", where, spec->name);
+            return -1;
+        }
+        *(char **)field = xstrdup(value);
+        return 0;
+    }
     case PARAM_ADDR: {
         struct sockaddr_storage ss;
         socklen_t sslen;
@@ -344,7 +366,7 @@ void params_free(struct scand_params *params)
 {
     for (size_t i = 0; i < PARAM_COUNT; i++) {
         const struct param_spec *spec = &param_table[i];
-        if (spec->type == PARAM_STR || spec->type == PARAM_ADDR ||
+        if (spec->type == PARAM_STR || spec->type == PARAM_ADDR || spec->type == PARAM_NETS ||
             spec->type == PARAM_DNS_SERVERS) {
             char **field = (char **)((char *)params + spec->offset);
             free(*field);

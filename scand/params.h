@@ -32,7 +32,9 @@ struct scand_params {
     char *hold_relay;  /* hold_relay = 127.0.0.1:10027: a Postfix smtpd that holds all it gets */
     int process_limit; /* process_limit = 10 */
     int max_use;       /* max_use = 100 */
-    char *user;        /* user = (empty: keep the starting user) */
+    char *user;        /* user = scand: started as root, run as this user (never root) */
+    char *authorized_client_networks;      /* 127.0.0.0/8, [::1]/128: others get 554 at connect */
+    char *smtpd_authorized_xforward_hosts; /* $authorized_client_networks: XFORWARD allowed */
     int drain_timeout; /* drain_timeout = 60s: SIGTERM/SIGHUP deadline for in-flight sessions */
     int worker_session_limit;     /* worker_session_limit = 100: sessions one worker multiplexes */
     size_t data_line_limit;       /* data_line_limit = 1048576: longest DATA line, else 552 */
