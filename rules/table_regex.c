@@ -92,8 +92,9 @@ struct rx_engine {
     int (*flag)(int ch, int *flags);
     void *(*compile)(const char *pattern, int flags, char *why, size_t whylen);
     int (*groups)(const void *re);
-    /* 1 matched (spans filled up to nspans), 0 not, -1 error (why). */
-    int (*match)(void *priv, const void *re, const char *subject, struct rx_span *spans,
+    /* 1 matched (spans filled up to nspans), 0 not, -1 error (why).
+     * subject is NUL-terminated and len bytes long. */
+    int (*match)(void *priv, const void *re, const char *subject, size_t len, struct rx_span *spans,
                  size_t nspans, char *why, size_t whylen);
     void (*free)(void *re);
     /* 1 when a literal prefix may be taken under flags (*anchored: the
@@ -118,6 +119,17 @@ struct rx_table {
 };
 
 /* ---- pcre engine ---- */
+
+/* A compiled pattern and whether JIT took it: pcre2_match() on a JIT
+ * pattern only checks its arguments and calls the JIT code, a cost paid for
+ * every rule on every header and body line, so a JIT pattern is run with
+ * pcre2_jit_match() directly. The match limit applies to both; a JIT match
+ * that runs out of its stack fails with PCRE2_ERROR_JIT_STACKLIMIT, which
+ * skips the rule as any other match error does. */
+struct pcre_re {
+    pcre2_code *code;
+    int jit;
+};
 
 static int pcre_flag(int ch, int *flags)
 {
@@ -163,23 +175,27 @@ static void *pcre_compile_re(const char *pattern, int flags, char *why, size_t w
     }
     /* JIT is an optimisation: without it (unsupported CPU, no exec memory)
      * the interpreter gives the same answers under the same limits. */
-    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-    return re;
+    struct pcre_re *pre = xmalloc(sizeof(*pre));
+    pre->code = re;
+    pre->jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
+    return pre;
 }
 
 static int pcre_groups(const void *re)
 {
     uint32_t n = 0;
-    pcre2_pattern_info((const pcre2_code *)re, PCRE2_INFO_CAPTURECOUNT, &n);
+    pcre2_pattern_info(((const struct pcre_re *)re)->code, PCRE2_INFO_CAPTURECOUNT, &n);
     return (int)n;
 }
 
-static int pcre_match_re(void *priv, const void *re, const char *subject, struct rx_span *spans,
-                         size_t nspans, char *why, size_t whylen)
+static int pcre_match_re(void *priv, const void *re, const char *subject, size_t len,
+                         struct rx_span *spans, size_t nspans, char *why, size_t whylen)
 {
     struct rx_table *t = priv;
-    int rc = pcre2_match((const pcre2_code *)re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0,
-                         t->mdata, t->mctx);
+    const struct pcre_re *pre = re;
+    int rc = pre->jit
+                 ? pcre2_jit_match(pre->code, (PCRE2_SPTR)subject, len, 0, 0, t->mdata, t->mctx)
+                 : pcre2_match(pre->code, (PCRE2_SPTR)subject, len, 0, 0, t->mdata, t->mctx);
 
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;
@@ -204,7 +220,10 @@ static int pcre_match_re(void *priv, const void *re, const char *subject, struct
 
 static void pcre_free_re(void *re)
 {
-    pcre2_code_free(re);
+    struct pcre_re *pre = re;
+
+    pcre2_code_free(pre->code);
+    free(pre);
 }
 
 /* Multi-line moves '^' to every line start, extended makes white space
@@ -319,10 +338,12 @@ static int posix_groups(const void *re)
     return (int)((const regex_t *)re)->re_nsub;
 }
 
-static int posix_match_re(void *priv, const void *re, const char *subject, struct rx_span *spans,
-                          size_t nspans, char *why, size_t whylen)
+static int posix_match_re(void *priv, const void *re, const char *subject, size_t len,
+                          struct rx_span *spans, size_t nspans, char *why, size_t whylen)
 {
     regmatch_t *pm = ((struct rx_table *)priv)->pm;
+
+    (void)len; /* regexec() reads up to the NUL */
     int rc = regexec((const regex_t *)re, subject, nspans, pm, 0);
 
     if (rc != 0) {
@@ -707,14 +728,15 @@ static char *rx_expand(const struct rx_rule *rule, const char *subject, const st
     return out.s;
 }
 
-/* Run rule's regex on key; 0 at once when key lacks the rule's prefix
- * (the regex could not match). */
-static int rx_try(struct rx_table *t, const struct rx_rule *rule, const char *key,
+/* Run rule's regex on key (klen bytes, measured once per lookup, not once
+ * per rule); 0 at once when key lacks the rule's prefix (the regex could
+ * not match). */
+static int rx_try(struct rx_table *t, const struct rx_rule *rule, const char *key, size_t klen,
                   struct rx_span *spans, size_t nspans, char *why, size_t whylen)
 {
     if (rule->plen > 0 && !table_prefix_match(rule->prefix, rule->plen, rule->caseless, key))
         return 0;
-    return t->engine->match(t, rule->re, key, spans, nspans, why, whylen);
+    return t->engine->match(t, rule->re, key, klen, spans, nspans, why, whylen);
 }
 
 /* Postfix (dict_pcre.c) warns and goes on with the next rule: a rule that
@@ -734,8 +756,8 @@ static void rx_fire(const struct rx_table *t, const struct rx_rule *rule, const 
 
 /* The indexed run starting at rules[start]: only its rules whose prefix
  * starts with key's first byte can match; try those in table order. */
-static int rx_run_lookup(struct rx_table *t, size_t start, const char *key, struct rx_span *spans,
-                         size_t nspans, struct table_result *result)
+static int rx_run_lookup(struct rx_table *t, size_t start, const char *key, size_t klen,
+                         struct rx_span *spans, size_t nspans, struct table_result *result)
 {
     size_t n;
     const uint32_t *items =
@@ -744,7 +766,7 @@ static int rx_run_lookup(struct rx_table *t, size_t start, const char *key, stru
 
     for (size_t k = 0; k < n; k++) {
         const struct rx_rule *rule = &t->rules[start + items[k]];
-        int rc = rx_try(t, rule, key, spans, nspans, why, sizeof(why));
+        int rc = rx_try(t, rule, key, klen, spans, nspans, why, sizeof(why));
         if (rc < 0) {
             rx_warn_skipped(t, rule, why);
         } else if (rc > 0) {
@@ -760,6 +782,7 @@ static int rx_lookup(struct table *table, const char *key, struct table_result *
     struct rx_table *t = table->priv;
     size_t nspans = (size_t)t->max_groups + 1;
     struct rx_span *spans = t->spans;
+    size_t klen = strlen(key);
     char why[256];
     int status = 0;
 
@@ -770,11 +793,11 @@ static int rx_lookup(struct table *table, const char *key, struct table_result *
             continue;
         }
         if (rule->run != NULL) {
-            status = rx_run_lookup(t, i, key, spans, nspans, result);
+            status = rx_run_lookup(t, i, key, klen, spans, nspans, result);
             i = rule->run_end;
             continue;
         }
-        int rc = rx_try(t, rule, key, spans, nspans, why, sizeof(why));
+        int rc = rx_try(t, rule, key, klen, spans, nspans, why, sizeof(why));
         if (rc < 0) {
             rx_warn_skipped(t, rule, why);
             i = rule->op == RX_IF ? rule->skip_to : i + 1;
