@@ -276,8 +276,7 @@ static int dns_server_one(const char *item, size_t len, char *csv, size_t csvlen
         port = close[1] == ':' ? close + 2 : NULL;
         *close = ']';
         v6 = 1;
-    } else if (strchr(text, ':') != strchr(text, '\0') &&
-               strchr(strchr(text, ':') + 1, ':') != NULL) {
+    } else if (strchr(text, ':') != NULL && strchr(strchr(text, ':') + 1, ':') != NULL) {
         snprintf(host, sizeof(host), "%s", text); /* bare IPv6, no port */
         v6 = 1;
     } else {
