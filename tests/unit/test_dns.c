@@ -163,6 +163,8 @@ static int unbound_start(void **state)
             _exit(127);
         snprintf(path, sizeof(path), "%s/unbound.conf", ub_dir);
         execlp("unbound", "unbound", "-d", "-c", path, (char *)NULL);
+        execl("/usr/sbin/unbound", "unbound", "-d", "-c", path,
+              (char *)NULL); /* PATH without sbin */
         _exit(127);
     }
     for (int i = 0; i < 100 && !unbound_ready(); i++)
