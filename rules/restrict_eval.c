@@ -79,7 +79,8 @@ struct eval {
     int warn_if_reject;
     struct eval_defer defer_if_permit;
     struct eval_defer defer_if_reject;
-    char *reply; /* the last rejection's text */
+    char *reply;     /* the last rejection's text */
+    int dns_pending; /* a DNS restriction waits for an answer: no decision this pass */
 };
 
 static int eval_list(struct eval *ev, const struct rules_list *list, const char *reply_name,
@@ -558,6 +559,76 @@ static int eval_lookup_failure(struct eval *ev, const char *reply_name)
     return eval_reject(ev, 0, 451, "4.3.0", "<%s>: Temporary lookup failure", reply_name);
 }
 
+/* The DNS-based restrictions (restrict_dns.c) decide; their outcome goes
+ * through the same reject and deferral paths as every other restriction. */
+static void eval_dns_explain(void *ctx, const char *text)
+{
+    eval_detail(ctx, "%s", text);
+}
+
+static void eval_dns_warn(void *ctx, const char *text)
+{
+    eval_detail(ctx, "warning: %s", text);
+    eval_note(ctx, "warning", text);
+}
+
+static int eval_dns_tempfail(struct eval *ev, const struct rules_dns_outcome *out)
+{
+    /* DEFER_IF_PERMIT2(): with warn_if_reject, or "defer", at once. */
+    if (out->tempfail == RULES_TEMPFAIL_DEFER_IF_PERMIT && !ev->warn_if_reject) {
+        eval_defer_if(&ev->defer_if_permit, out->code, out->dsn, out->text);
+        eval_detail(ev, "DEFER_IF_PERMIT remembered: %d %s %s", out->code, out->dsn, out->text);
+        return CHECK_DUNNO;
+    }
+    return eval_reject(ev, 0, out->code, out->dsn, "%s", out->text);
+}
+
+static int eval_dns(struct eval *ev, const struct rules_item *item)
+{
+    struct rules_dns_env env;
+    struct rules_dns_outcome out;
+    int status = CHECK_DUNNO;
+
+    memset(&env, 0, sizeof(env));
+    env.rules = ev->rules;
+    env.query = ev->query;
+    env.recipient = ev->recipient;
+    env.at_rcpt = ev->stage == RULES_STAGE_RCPT;
+    env.explain = eval_dns_explain;
+    env.warn = eval_dns_warn;
+    env.ctx = ev;
+    eval_explain(ev, "%s%s%s:", item->name, item->arg ? " " : "", item->arg ? item->arg : "");
+    rules_dns_eval(&env, item, &out);
+    switch (out.action) {
+    case RULES_DNS_ACT_DUNNO:
+        eval_detail(ev, "=> DUNNO");
+        break;
+    case RULES_DNS_ACT_OK:
+        eval_detail(ev, "=> OK");
+        status = CHECK_OK;
+        break;
+    case RULES_DNS_ACT_PENDING:
+        eval_detail(ev, "=> no decision in this pass: waiting for DNS");
+        ev->dns_pending = 1;
+        break;
+    case RULES_DNS_ACT_REJECT:
+        status = eval_reject(ev, out.software, out.code, out.dsn, "%s", out.text);
+        break;
+    case RULES_DNS_ACT_TEMPFAIL:
+        status = eval_dns_tempfail(ev, &out);
+        break;
+    case RULES_DNS_ACT_DEFER_IF_REJECT:
+        eval_defer_if(&ev->defer_if_reject, out.code, out.dsn, out.text);
+        eval_detail(ev, "DEFER_IF_REJECT remembered: %d %s %s", out.code, out.dsn, out.text);
+        break;
+    case RULES_DNS_ACT_LOOKUP_FAILURE:
+        status = eval_lookup_failure(ev, out.text);
+        break;
+    }
+    rules_dns_outcome_free(&out);
+    return status;
+}
+
 static int eval_unauth_destination(struct eval *ev, int code, const char *dsn, int reject,
                                    const char *reply_name)
 {
@@ -690,6 +761,27 @@ static int eval_item(struct eval *ev, const struct rules_item *item, const char 
                                "<%s>: %s rejected: Multi-recipient bounce", reply_name,
                                reply_class);
         return CHECK_DUNNO;
+    case RULES_OP_UNKNOWN_HELO:
+        /* An address literal is checked as reject_invalid_helo_hostname does. */
+        if (q->helo != NULL && q->helo[0] == '[') {
+            eval_explain(ev, "%s: helo %s: address literal", item->name, q->helo);
+            return eval_helo_syntax(ev, 0);
+        }
+        return eval_dns(ev, item);
+    case RULES_OP_RBL_CLIENT:
+    case RULES_OP_DNSWL_CLIENT:
+    case RULES_OP_RHSBL_CLIENT:
+    case RULES_OP_RHSWL_CLIENT:
+    case RULES_OP_RHSBL_REVERSE_CLIENT:
+    case RULES_OP_RHSBL_HELO:
+    case RULES_OP_RHSBL_SENDER:
+    case RULES_OP_RHSBL_RECIPIENT:
+    case RULES_OP_MAPS_RBL:
+    case RULES_OP_UNKNOWN_CLIENT:
+    case RULES_OP_UNKNOWN_REVERSE:
+    case RULES_OP_UNKNOWN_SENDER:
+    case RULES_OP_UNKNOWN_RCPT:
+        return eval_dns(ev, item);
     case RULES_OP_NOOP:
         eval_explain(ev, "%s: before the queue only: DUNNO", item->name);
         return CHECK_DUNNO;
@@ -836,6 +928,7 @@ void rules_check(struct rules *rules, enum rules_stage stage, const struct rules
                  const struct rules_explain *explain)
 {
     struct eval ev;
+    struct rules_tx saved_tx = *tx;
     int status;
 
     memset(verdict, 0, sizeof(*verdict));
@@ -868,6 +961,13 @@ void rules_check(struct rules *rules, enum rules_stage stage, const struct rules
         ev.reply = NULL;
         verdict->disconnect =
             strncmp(verdict->reply, "421", 3) == 0 || strncmp(verdict->reply, "521", 3) == 0;
+    }
+    /* Passes (rules_dns.h): a pending lookup leaves no trace of this one. */
+    if (ev.dns_pending) {
+        eval_explain(&ev, "DNS answers pending: no decision yet, the check runs again");
+        *tx = saved_tx;
+        rules_verdict_free(verdict);
+        verdict->dns_pending = 1;
     }
     free(ev.reply);
     free(ev.namaddr);

@@ -25,8 +25,13 @@
  *  - Every list, class and table is parsed and opened here, once. An
  *    unknown restriction, a missing table argument, a class declared
  *    without definition, a broken table, and restrictions scand does not
- *    have are errors naming "FILE, line N". Restrictions that need DNS are
- *    errors saying "not supported yet".
+ *    have are errors naming "FILE, line N". The DNS-based restrictions
+ *    (restrict_dns.c) take their domain argument from the next word, as
+ *    Postfix; a missing one is an error here (Postfix only warns and
+ *    skips the restriction), and so is a malformed "=d.d.d.d" filter
+ *    (Postfix's smtpd dies on it when first used). In a table result the
+ *    same mistakes fail when reached (451 4.3.5). reject_unverified_*,
+ *    permit_mx_backup and check_*_{mx,ns,a}_access are not supported.
  *  - Restrictions that only make sense before the queue, where Postfix
  *    itself already applied them, are accepted with a warning at load and
  *    never decide (DUNNO), which is what Postfix does when the feature is
@@ -52,6 +57,12 @@
 #define POSTFIX_PARENT_DOMAIN_MATCHES_SUBDOMAINS                                                   \
     "debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,"                     \
     "qmqpd_authorized_clients,relay_domains,smtpd_access_maps"
+
+/* Postfix's default_rbl_reply. Its $names are the template's own, not
+ * parameters: it is read raw (rules_load_raw()). */
+#define RULES_DEFAULT_RBL_REPLY                                                                    \
+    "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using "                         \
+    "$rbl_domain${rbl_reason?; $rbl_reason}"
 
 const struct rules_param rules_params[] = {
     {"smtpd_restriction_classes", ""},
@@ -83,6 +94,17 @@ const struct rules_param rules_params[] = {
     {"soft_bounce", "no"},
     {"double_bounce_sender", "double-bounce"},
     {"address_verify_sender", "$double_bounce_sender"},
+    /* DNS-based restrictions (restrict_dns.c) */
+    {"rbl_reply_maps", ""},
+    {"default_rbl_reply", RULES_DEFAULT_RBL_REPLY},
+    {"maps_rbl_domains", ""},
+    {"maps_rbl_reject_code", "554"},
+    {"unknown_address_reject_code", "450"},
+    {"unknown_hostname_reject_code", "450"},
+    {"unknown_client_reject_code", "450"},
+    {"reject_tempfail_action", "defer_if_permit"},
+    {"unknown_address_tempfail_action", "$reject_tempfail_action"},
+    {"unknown_helo_hostname_tempfail_action", "$reject_tempfail_action"},
     {NULL, NULL},
 };
 
@@ -94,7 +116,7 @@ struct rules_builtin_entry {
     const char *unsupported; /* non-NULL: an error saying why */
 };
 
-#define DNS_WHY "is not supported yet (it needs DNS lookups; a later version)"
+#define DNS_WHY "is not supported yet (it needs address verification or MX/NS lookups)"
 #define NOT_YET "is not supported yet"
 #define BEFORE_QUEUE "only makes sense before the queue; Postfix's own smtpd applies it"
 
@@ -133,26 +155,29 @@ static const struct rules_builtin_entry rules_builtins[] = {
     {"check_sasl_access", RULES_OP_NOOP, 1, NULL},
     {"reject_plaintext_session", RULES_OP_INVALID, 0, BEFORE_QUEUE},
     {"permit_inet_interfaces", RULES_OP_INVALID, 0, BEFORE_QUEUE},
+    /* DNS-based (restrict_dns.c); the domain argument is the next word. */
+    {"reject_rbl_client", RULES_OP_RBL_CLIENT, 0, NULL},
+    {"reject_rbl", RULES_OP_RBL_CLIENT, 0, NULL},
+    {"reject_maps_rbl", RULES_OP_MAPS_RBL, 0, NULL},
+    {"reject_rhsbl_client", RULES_OP_RHSBL_CLIENT, 0, NULL},
+    {"reject_rhsbl_reverse_client", RULES_OP_RHSBL_REVERSE_CLIENT, 0, NULL},
+    {"reject_rhsbl_helo", RULES_OP_RHSBL_HELO, 0, NULL},
+    {"reject_rhsbl_sender", RULES_OP_RHSBL_SENDER, 0, NULL},
+    {"reject_rhsbl_recipient", RULES_OP_RHSBL_RECIPIENT, 0, NULL},
+    {"permit_dnswl_client", RULES_OP_DNSWL_CLIENT, 0, NULL},
+    {"permit_rhswl_client", RULES_OP_RHSWL_CLIENT, 0, NULL},
+    {"reject_unknown_client_hostname", RULES_OP_UNKNOWN_CLIENT, 0, NULL},
+    {"reject_unknown_client", RULES_OP_UNKNOWN_CLIENT, 0, NULL},
+    {"reject_unknown_reverse_client_hostname", RULES_OP_UNKNOWN_REVERSE, 0, NULL},
+    {"reject_unknown_helo_hostname", RULES_OP_UNKNOWN_HELO, 0, NULL},
+    {"reject_unknown_hostname", RULES_OP_UNKNOWN_HELO, 0, NULL},
+    {"reject_unknown_sender_domain", RULES_OP_UNKNOWN_SENDER, 0, NULL},
+    {"reject_unknown_address", RULES_OP_UNKNOWN_SENDER, 0, NULL},
+    {"reject_unknown_recipient_domain", RULES_OP_UNKNOWN_RCPT, 0, NULL},
+    /* Postfix 3.7 builds without FORWARD_CLIENT_NAME: it has no such restriction. */
+    {"reject_unknown_forward_client_hostname", RULES_OP_INVALID, 0,
+     NOT_YET " (Postfix 3.7 has no such restriction)"},
     /* DNS and other services: later work. */
-    {"reject_rbl_client", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_rbl", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_maps_rbl", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_rhsbl_client", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_rhsbl_reverse_client", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_rhsbl_helo", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_rhsbl_sender", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_rhsbl_recipient", RULES_OP_INVALID, 0, DNS_WHY},
-    {"permit_dnswl_client", RULES_OP_INVALID, 0, DNS_WHY},
-    {"permit_rhswl_client", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_unknown_client_hostname", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_unknown_client", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_unknown_reverse_client_hostname", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_unknown_forward_client_hostname", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_unknown_helo_hostname", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_unknown_hostname", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_unknown_sender_domain", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_unknown_recipient_domain", RULES_OP_INVALID, 0, DNS_WHY},
-    {"reject_unknown_address", RULES_OP_INVALID, 0, DNS_WHY},
     {"reject_unverified_sender", RULES_OP_INVALID, 0, DNS_WHY},
     {"reject_unverified_recipient", RULES_OP_INVALID, 0, DNS_WHY},
     {"permit_mx_backup", RULES_OP_INVALID, 0, DNS_WHY},
@@ -194,6 +219,58 @@ int rules_builtin(const char *name, enum rules_op *op, int *needs_table, const c
         *why = e->unsupported;
         return e->unsupported != NULL ? -1 : 1;
     }
+    return 0;
+}
+
+int rules_op_needs_domain(enum rules_op op)
+{
+    switch (op) {
+    case RULES_OP_RBL_CLIENT:
+    case RULES_OP_DNSWL_CLIENT:
+    case RULES_OP_RHSBL_CLIENT:
+    case RULES_OP_RHSWL_CLIENT:
+    case RULES_OP_RHSBL_REVERSE_CLIENT:
+    case RULES_OP_RHSBL_HELO:
+    case RULES_OP_RHSBL_SENDER:
+    case RULES_OP_RHSBL_RECIPIENT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int rules_op_is_dns(enum rules_op op)
+{
+    switch (op) {
+    case RULES_OP_MAPS_RBL:
+    case RULES_OP_UNKNOWN_CLIENT:
+    case RULES_OP_UNKNOWN_REVERSE:
+    case RULES_OP_UNKNOWN_HELO:
+    case RULES_OP_UNKNOWN_SENDER:
+    case RULES_OP_UNKNOWN_RCPT:
+        return 1;
+    default:
+        return rules_op_needs_domain(op);
+    }
+}
+
+/* The domain argument of a DNS list restriction (the next word, whatever
+ * it is, as Postfix). 0, or -1 with err ("restriction X requires domain
+ * name argument", or a malformed =d.d.d.d filter). */
+static int rules_domain_arg(const char *name, char **words, size_t count, size_t *i, char **arg,
+                            char *err, size_t errlen)
+{
+    char aerr[512];
+
+    if (*i + 1 >= count) {
+        snprintf(err, errlen, "restriction %s requires domain name argument", name);
+        return -1;
+    }
+    if (rules_dns_check_arg(words[*i + 1], aerr, sizeof(aerr)) < 0) {
+        snprintf(err, errlen, "restriction %s: %s", name, aerr);
+        return -1;
+    }
+    *arg = xstrdup(words[++*i]);
     return 0;
 }
 
@@ -270,12 +347,15 @@ static void rules_list_add(struct rules_list *list, enum rules_op op, const char
     item->name = xstrdup(name);
     item->table = table;
     item->klass = klass;
+    item->arg = NULL;
 }
 
 void rules_list_free(struct rules_list *list)
 {
-    for (size_t i = 0; i < list->count; i++)
+    for (size_t i = 0; i < list->count; i++) {
         free(list->items[i].name);
+        free(list->items[i].arg);
+    }
     free(list->items);
     free(list->param);
     memset(list, 0, sizeof(*list));
@@ -348,10 +428,23 @@ static int rules_parse_list(struct rules *rules, const struct rules_source *sour
                              param, name, BEFORE_QUEUE);
                 rules_list_add(list, op, name, table, NULL);
             }
+        } else if (known > 0 && rules_op_needs_domain(op)) {
+            char *arg;
+            if (rules_domain_arg(name, words, count, &i, &arg, terr, sizeof(terr)) < 0) {
+                snprintf(err, errlen, "%s: parameter %s: %s", where, param, terr);
+                rc = -1;
+            } else {
+                rules_list_add(list, op, name, NULL, NULL);
+                list->items[list->count - 1].arg = arg;
+            }
         } else if (known > 0) {
             if (op == RULES_OP_NOOP)
                 msg_warn("%s: parameter %s: restriction %s: %s; it never decides here", where,
                          param, name, BEFORE_QUEUE);
+            if (op == RULES_OP_MAPS_RBL)
+                msg_warn("%s: parameter %s: support for restriction \"reject_maps_rbl\" will be "
+                         "removed from Postfix; use \"reject_rbl_client domain-name\" instead",
+                         where, param);
             rules_list_add(list, op, name, NULL, NULL);
         } else if ((klass = rules_find_class(rules, name)) != NULL) {
             rules_list_add(list, RULES_OP_CLASS, name, NULL, klass);
@@ -388,6 +481,18 @@ void rules_parse_runtime(const struct rules *rules, const char *value, struct ru
         int known = rules_builtin(name, &op, &needs_table, &why);
         char *text = NULL;
 
+        if (known > 0 && rules_op_needs_domain(op)) {
+            char *arg;
+            char aerr[512];
+            /* As at load, but an error fails only when reached (451 4.3.5). */
+            if (rules_domain_arg(name, words, count, &i, &arg, aerr, sizeof(aerr)) < 0) {
+                rules_list_add(list, RULES_OP_INVALID, aerr, NULL, NULL);
+            } else {
+                rules_list_add(list, op, name, NULL, NULL);
+                list->items[list->count - 1].arg = arg;
+            }
+            continue;
+        }
         if (known > 0 && !needs_table) {
             rules_list_add(list, op, name, NULL, NULL);
             continue;
@@ -547,6 +652,104 @@ static int rules_load_params(struct rules *rules, const struct rules_source *sou
     return 0;
 }
 
+/* unknown_*_tempfail_action: Postfix's names. */
+static int rules_tempfail(const struct rules_source *source, const char *name, int *value,
+                          char *err, size_t errlen)
+{
+    const char *text = rules_get(source, name);
+    char where[512];
+
+    /* Without a daemon to expand it, a default may still say so. */
+    if (text != NULL && strcmp(text, "$reject_tempfail_action") == 0)
+        text = rules_get(source, "reject_tempfail_action");
+    if (text != NULL && strcasecmp(text, "defer_if_permit") == 0) {
+        *value = RULES_TEMPFAIL_DEFER_IF_PERMIT;
+        return 0;
+    }
+    if (text != NULL && strcasecmp(text, "defer") == 0) {
+        *value = RULES_TEMPFAIL_DEFER;
+        return 0;
+    }
+    rules_where(source, name, where, sizeof(where));
+    snprintf(err, errlen, "%s: bad %s value: \"%s\" (specify defer or defer_if_permit)", where,
+             name, text != NULL ? text : "");
+    return -1;
+}
+
+/* A name any RBL template may use: "" for the check at load. */
+static const char *rules_rbl_probe(void *ctx, const char *name)
+{
+    static const char *const names[] = {
+        "rbl_code",       "rbl_domain",       "rbl_reason",    "rbl_txt",
+        "rbl_what",       "rbl_class",        "client",        "client_address",
+        "client_name",    "client_port",      "helo_name",     "reverse_client_name",
+        "sender",         "sender_name",      "sender_domain", "recipient",
+        "recipient_name", "recipient_domain", "localtime",     NULL};
+
+    (void)ctx;
+    for (size_t i = 0; names[i] != NULL; i++)
+        if (strcmp(names[i], name) == 0)
+            return "";
+    return NULL;
+}
+
+static int rules_load_dns_params(struct rules *rules, const struct rules_source *source,
+                                 const char *(*get_raw)(void *ctx, const char *name), char *err,
+                                 size_t errlen)
+{
+    const char *text;
+    char where[512];
+    char why[512];
+    char *probe;
+    size_t count;
+    char **words;
+    int rc = 0;
+
+    if (rules_code(source, "maps_rbl_reject_code", &rules->maps_rbl_code, err, errlen) < 0 ||
+        rules_code(source, "unknown_address_reject_code", &rules->unknown_address_code, err,
+                   errlen) < 0 ||
+        rules_code(source, "unknown_hostname_reject_code", &rules->unknown_hostname_code, err,
+                   errlen) < 0 ||
+        rules_code(source, "unknown_client_reject_code", &rules->unknown_client_code, err, errlen) <
+            0 ||
+        rules_tempfail(source, "unknown_address_tempfail_action", &rules->unknown_address_tempfail,
+                       err, errlen) < 0 ||
+        rules_tempfail(source, "unknown_helo_hostname_tempfail_action",
+                       &rules->unknown_helo_tempfail, err, errlen) < 0)
+        return -1;
+    text = get_raw != NULL ? get_raw(source->ctx, "default_rbl_reply") : NULL;
+    rules->default_rbl_reply = xstrdup(text != NULL ? text : RULES_DEFAULT_RBL_REPLY);
+    if (rules_rbl_expand(rules->default_rbl_reply, rules_rbl_probe, NULL, &probe, why,
+                         sizeof(why)) < 0) {
+        rules_where(source, "default_rbl_reply", where, sizeof(where));
+        snprintf(err, errlen, "%s: bad default_rbl_reply template: %s", where, why);
+        return -1;
+    }
+    free(probe);
+    text = rules_get(source, "maps_rbl_domains");
+    rules->maps_rbl_domains = rules_split(text != NULL ? text : "", &rules->maps_rbl_domain_count);
+    text = rules_get(source, "rbl_reply_maps");
+    words = rules_split(text != NULL ? text : "", &count);
+    rules->rbl_reply_maps = xcalloc(count + 1, sizeof(*rules->rbl_reply_maps));
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        char terr[1024];
+        struct table *table = strchr(words[i], ':') != NULL
+                                  ? rules_open_table(rules, words[i], terr, sizeof(terr))
+                                  : NULL;
+        if (table == NULL) {
+            if (strchr(words[i], ':') == NULL)
+                snprintf(terr, sizeof(terr), "need maptype:mapname, not \"%s\"", words[i]);
+            rules_where(source, "rbl_reply_maps", where, sizeof(where));
+            snprintf(err, errlen, "%s: parameter rbl_reply_maps: %s", where, terr);
+            rc = -1;
+        } else {
+            rules->rbl_reply_maps[rules->rbl_reply_map_count++] = table;
+        }
+    }
+    rules_split_free(words, count);
+    return rc;
+}
+
 static int rules_load_match_lists(struct rules *rules, const struct rules_source *source, char *err,
                                   size_t errlen)
 {
@@ -597,9 +800,17 @@ static int rules_load_lists(struct rules *rules, const struct rules_source *sour
 
 struct rules *rules_load(const struct rules_source *source, char *err, size_t errlen)
 {
+    return rules_load_raw(source, NULL, err, errlen);
+}
+
+struct rules *rules_load_raw(const struct rules_source *source,
+                             const char *(*get_raw)(void *ctx, const char *name), char *err,
+                             size_t errlen)
+{
     struct rules *rules = xcalloc(1, sizeof(*rules));
 
     if (rules_load_params(rules, source, err, errlen) < 0 ||
+        rules_load_dns_params(rules, source, get_raw, err, errlen) < 0 ||
         rules_load_match_lists(rules, source, err, errlen) < 0 ||
         rules_load_classes(rules, source, err, errlen) < 0 ||
         rules_load_lists(rules, source, err, errlen) < 0) {
@@ -637,6 +848,9 @@ void rules_free(struct rules *rules)
     free(rules->null_access_lookup_key);
     free(rules->myorigin);
     free(rules->verify_sender);
+    free(rules->rbl_reply_maps); /* the tables are in rules->tables */
+    free(rules->default_rbl_reply);
+    rules_split_free(rules->maps_rbl_domains, rules->maps_rbl_domain_count);
     free(rules);
 }
 
@@ -654,6 +868,38 @@ int rules_empty(const struct rules *rules)
                    rules->relay.count + rules->recipient.count + rules->data.count +
                    rules->eod.count;
     return total == 0;
+}
+
+static int rules_list_needs_dns(const struct rules_list *list)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        enum rules_op op = list->items[i].op;
+        if (rules_op_is_dns(op) || op == RULES_OP_BARE_TABLE || op == RULES_OP_CHECK_CLIENT ||
+            op == RULES_OP_CHECK_HELO || op == RULES_OP_CHECK_SENDER ||
+            op == RULES_OP_CHECK_RECIPIENT)
+            return 1;
+    }
+    return 0;
+}
+
+/* A DNS restriction in a list or class; or an access table, whose result
+ * may name one at run time ("reject_rbl_client bl.example" as a value):
+ * without a resolver such a lookup fails temporarily, which is safe (an
+ * RBL is then not a listing, reject_unknown_* defers) but not what the
+ * admin meant, and a resolver that is never asked costs little. */
+int rules_need_dns(const struct rules *rules)
+{
+    const struct rules_list *lists[] = {&rules->client, &rules->helo,      &rules->sender,
+                                        &rules->relay,  &rules->recipient, &rules->data,
+                                        &rules->eod};
+
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        if (rules_list_needs_dns(lists[i]))
+            return 1;
+    for (size_t i = 0; i < rules->class_count; i++)
+        if (rules_list_needs_dns(&rules->classes[i].list))
+            return 1;
+    return 0;
 }
 
 void rules_tx_init(struct rules_tx *tx)

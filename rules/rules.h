@@ -42,9 +42,19 @@ struct rules;
 /* Compile. On error NULL, and err holds "FILE, line N: what" for the
  * parameter at fault, or the table's own file:line for a bad table line.
  * Unknown restriction names, unknown table types, unreadable tables, bad
- * regexes, classes without definition, and DNS-based restrictions (not
- * supported yet: the error says so) are errors. */
+ * regexes, classes without definition, and restrictions scand does not
+ * have (reject_unverified_*, permit_mx_backup, check_*_{mx,ns,a}_access:
+ * the error says so) are errors. */
 struct rules *rules_load(const struct rules_source *source, char *err, size_t errlen);
+/* Added for the DNS restrictions: rules_load() with get_raw, which returns
+ * a parameter as written, without $name expansion (NULL when unset). It is
+ * asked for default_rbl_reply only, whose $rbl_code, $rbl_domain... are the
+ * template's own names (Postfix does not expand it either). rules_load()
+ * (get_raw NULL) uses Postfix's default template and ignores a configured
+ * one. */
+struct rules *rules_load_raw(const struct rules_source *source,
+                             const char *(*get_raw)(void *ctx, const char *name), char *err,
+                             size_t errlen);
 void rules_free(struct rules *rules);
 /* True when a table file changed on disk since rules_load(). */
 int rules_changed(const struct rules *rules);

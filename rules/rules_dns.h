@@ -63,7 +63,10 @@ struct rules_dns_answer {
 
 struct rules_dns {
     /* Answer (or start) one lookup. name is fully qualified, without the
-     * trailing dot. *answer stays valid until rules_check() returns. */
+     * trailing dot. *answer stays valid until rules_check() returns.
+     * (Added:) a PTR lookup names the reverse zone entry itself,
+     * "7.2.0.192.in-addr.arpa" or the 32 nibbles under "ip6.arpa", so the
+     * resolver needs no address parsing. */
     void (*lookup)(void *ctx, const char *name, enum rules_dns_type type,
                    struct rules_dns_answer *answer);
     void *ctx;

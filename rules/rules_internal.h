@@ -35,9 +35,24 @@ enum rules_op {
     RULES_OP_REJECT_NON_FQDN_SENDER,
     RULES_OP_REJECT_NON_FQDN_RCPT,
     RULES_OP_REJECT_MULTI_RCPT_BOUNCE,
-    RULES_OP_NOOP,    /* before-queue only: accepted with a warning, always DUNNO */
-    RULES_OP_CLASS,   /* a smtpd_restriction_classes name */
-    RULES_OP_INVALID, /* in a table result only: 451 4.3.5 when reached */
+    /* DNS-based (restrict_dns.c); item->arg holds the domain argument. */
+    RULES_OP_RBL_CLIENT,           /* reject_rbl_client, reject_rbl */
+    RULES_OP_DNSWL_CLIENT,         /* permit_dnswl_client */
+    RULES_OP_RHSBL_CLIENT,         /* reject_rhsbl_client */
+    RULES_OP_RHSWL_CLIENT,         /* permit_rhswl_client */
+    RULES_OP_RHSBL_REVERSE_CLIENT, /* reject_rhsbl_reverse_client */
+    RULES_OP_RHSBL_HELO,           /* reject_rhsbl_helo */
+    RULES_OP_RHSBL_SENDER,         /* reject_rhsbl_sender */
+    RULES_OP_RHSBL_RECIPIENT,      /* reject_rhsbl_recipient */
+    RULES_OP_MAPS_RBL,             /* reject_maps_rbl: every $maps_rbl_domains */
+    RULES_OP_UNKNOWN_CLIENT,       /* reject_unknown_client_hostname */
+    RULES_OP_UNKNOWN_REVERSE,      /* reject_unknown_reverse_client_hostname */
+    RULES_OP_UNKNOWN_HELO,         /* reject_unknown_helo_hostname */
+    RULES_OP_UNKNOWN_SENDER,       /* reject_unknown_sender_domain, reject_unknown_address */
+    RULES_OP_UNKNOWN_RCPT,         /* reject_unknown_recipient_domain */
+    RULES_OP_NOOP,                 /* before-queue only: accepted with a warning, always DUNNO */
+    RULES_OP_CLASS,                /* a smtpd_restriction_classes name */
+    RULES_OP_INVALID,              /* in a table result only: 451 4.3.5 when reached */
 };
 
 struct rules_class;
@@ -47,6 +62,7 @@ struct rules_item {
     char *name;                /* as written, for --explain; RULES_OP_INVALID: why */
     struct table *table;       /* check_xxx_access and bare tables */
     struct rules_class *klass; /* RULES_OP_CLASS */
+    char *arg;                 /* DNS lists: "domain" or "domain=d.d.d.d" as written */
 };
 
 struct rules_list {
@@ -98,7 +114,23 @@ struct rules {
     int soft_bounce;
     int relay_before_recipient;
     int allow_percent_hack;
+    /* DNS-based restrictions (restrict_dns.c) */
+    struct table **rbl_reply_maps; /* rbl_reply_maps, in order */
+    size_t rbl_reply_map_count;
+    char *default_rbl_reply; /* the template, as written (no $name expansion) */
+    char **maps_rbl_domains; /* reject_maps_rbl */
+    size_t maps_rbl_domain_count;
+    int maps_rbl_code;
+    int unknown_address_code;
+    int unknown_hostname_code;
+    int unknown_client_code;
+    int unknown_address_tempfail; /* RULES_TEMPFAIL_* */
+    int unknown_helo_tempfail;
 };
+
+/* Postfix's tempfail actions (unknown_*_tempfail_action). */
+#define RULES_TEMPFAIL_DEFER 0
+#define RULES_TEMPFAIL_DEFER_IF_PERMIT 1
 
 /* rules.c: name lookups shared with the evaluation of table results. */
 struct rules_class *rules_find_class(const struct rules *rules, const char *name);
@@ -106,6 +138,11 @@ struct rules_class *rules_find_class(const struct rules *rules, const char *name
  * known; *needs_table when it takes a type:table argument. Names Postfix
  * has but scand does not return -1 with *why set; unknown names 0. */
 int rules_builtin(const char *name, enum rules_op *op, int *needs_table, const char **why);
+/* True for the restrictions that take a DNS domain argument
+ * (reject_rbl_client domain[=d.d.d.d], ...). */
+int rules_op_needs_domain(enum rules_op op);
+/* True for every DNS-based restriction. */
+int rules_op_is_dns(enum rules_op op);
 /* A restriction list found in a table result, parsed when it fires:
  * unknown or unsupported names become RULES_OP_INVALID items, so that, as
  * in Postfix, they fail only when reached. */
@@ -145,6 +182,58 @@ int rules_valid_hostname(const char *name);
 int rules_valid_ipv4(const char *addr);
 int rules_valid_hostaddr(const char *addr);
 int rules_valid_mailhost_addr(const char *addr);
+
+/* restrict_dns.c: the DNS-based restrictions decide; restrict_eval.c applies
+ * the outcome (eval_reject(), DEFER_IF_PERMIT, DEFER_IF_REJECT), so that
+ * warn_if_reject, soft_bounce and the deferral flags work as for the others. */
+enum rules_dns_action {
+    RULES_DNS_ACT_DUNNO,
+    RULES_DNS_ACT_OK,
+    RULES_DNS_ACT_PENDING,         /* a lookup is not answered yet: DUNNO this pass */
+    RULES_DNS_ACT_REJECT,          /* smtpd_check_reject(code, dsn, text) */
+    RULES_DNS_ACT_TEMPFAIL,        /* DEFER_IF_PERMIT2(tempfail, ...) */
+    RULES_DNS_ACT_DEFER_IF_REJECT, /* DEFER_IF_REJECT3(...) */
+    RULES_DNS_ACT_LOOKUP_FAILURE,  /* a table lookup failed: 451 4.3.0 <text>: Temporary ... */
+};
+
+struct rules_dns_outcome {
+    enum rules_dns_action action;
+    int code;
+    char dsn[16];
+    char *text;   /* the reply after "code dsn " (REJECT, TEMPFAIL, DEFER_IF_REJECT) */
+    int tempfail; /* RULES_TEMPFAIL_* for RULES_DNS_ACT_TEMPFAIL */
+    int software; /* REJECT: a configuration error (warn_if_reject does not soften it) */
+};
+
+/* What a DNS restriction sees; explain and warn may be NULL. */
+struct rules_dns_env {
+    const struct rules *rules;
+    const struct rules_query *query;
+    const char *recipient; /* NULL when there is none (DATA with several) */
+    int at_rcpt;           /* RULES_STAGE_RCPT: permit_dnswl_* safety check */
+    void (*explain)(void *ctx, const char *text);
+    void (*warn)(void *ctx, const char *text); /* a "warning" note (Postfix's msg_warn) */
+    void *ctx;
+};
+
+/* Evaluate one DNS-based item. The object and class of each restriction
+ * are fixed, as in Postfix (reject_rhsbl_sender always rejects the
+ * "Sender address", whichever list it sits in). out->text is allocated;
+ * free it with rules_dns_outcome_free(). */
+void rules_dns_eval(const struct rules_dns_env *env, const struct rules_item *item,
+                    struct rules_dns_outcome *out);
+void rules_dns_outcome_free(struct rules_dns_outcome *out);
+/* "domain=127.0.0.[2..11]": 0, or -1 with err when the filter after '='
+ * is malformed (ip_match_parse()). */
+int rules_dns_check_arg(const char *arg, char *err, size_t errlen);
+
+/* rbl_reply.c: mac_expand() for RBL reply templates. lookup returns the
+ * value of a name, NULL when the name is unknown. Values are filtered as
+ * with smtpd_expansion_filter's default (bytes outside printable ASCII,
+ * space and tab become '_'). Returns 0 and *out (allocated), or -1 with
+ * why (a syntax error, or an unknown $name expanded unconditionally). */
+int rules_rbl_expand(const char *template, const char *(*lookup)(void *ctx, const char *name),
+                     void *ctx, char **out, char *why, size_t whylen);
 
 /* rules.c: a table, opened once however often the configuration names it. */
 struct table *rules_open_table(struct rules *rules, const char *spec, char *err, size_t errlen);
