@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -49,13 +50,17 @@ int attempts_begin(const char *state_dir, const char *queue_id, const char *data
         attempt->path[0] = '\0';
         return 0;
     }
-    fd = open(attempt->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* 0600 in a 0700 directory (main.c): the records say which messages
+     * broke a worker. O_NOFOLLOW: never write through a planted link. */
+    fd = open(attempt->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         msg_warn("%s: %s; interrupted content checks are not counted", attempt->path,
                  strerror(errno));
         attempt->path[0] = '\0';
         return 0;
     }
+    if (fchmod(fd, 0600) < 0)
+        msg_warn("%s: chmod 0600: %s", attempt->path, strerror(errno));
     ssize_t n = read(fd, count, sizeof(count) - 1);
     if (n > 0) {
         count[n] = '\0';

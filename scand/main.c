@@ -164,16 +164,28 @@ static char *main_config_path(const char *config)
     return path;
 }
 
+/* Workers parse what the network sends: they never run as root. Started
+ * as root, scand switches to `user` (default "scand") once the socket is
+ * bound, and refuses to start when that user is missing, is root, or the
+ * switch fails. Started as another user (systemd's User=scand), there is
+ * nothing to switch and `user` is not consulted. */
 static void main_drop_privileges(const char *user)
 {
     struct passwd *pw;
 
-    if (getuid() != 0 || user[0] == '\0')
+    if (getuid() != 0 && geteuid() != 0)
         return;
+    if (user[0] == '\0')
+        msg_fatal("started as root with an empty \"user\" parameter: "
+                  "refusing to run as root (set user = scand and create that user)");
     errno = 0;
     pw = getpwnam(user);
     if (pw == NULL)
-        msg_fatal("user %s: %s", user, errno ? strerror(errno) : "unknown user");
+        msg_fatal("user %s: %s (create it: useradd --system --no-create-home "
+                  "--shell /usr/sbin/nologin %s)",
+                  user, errno ? strerror(errno) : "no such user", user);
+    if (pw->pw_uid == 0)
+        msg_fatal("user %s has uid 0: refusing to run as root", user);
     /* Groups first: after setuid() we could no longer change them. */
     if (initgroups(pw->pw_name, pw->pw_gid) < 0)
         msg_fatal("initgroups %s: %s", user, strerror(errno));
@@ -181,28 +193,41 @@ static void main_drop_privileges(const char *user)
         msg_fatal("setgid %ld: %s", (long)pw->pw_gid, strerror(errno));
     if (setuid(pw->pw_uid) < 0)
         msg_fatal("setuid %ld: %s", (long)pw->pw_uid, strerror(errno));
-    if (setuid(0) == 0)
+    if (setuid(0) == 0 || seteuid(0) == 0)
         msg_fatal("setuid: could regain root after dropping to %s", user);
     msg_info("running as user %s", user);
 }
 
 /* The records of interrupted content checks (attempts.h) need a directory
  * the workers can write; made here while still privileged. Without it scand
- * still runs, but a message that keeps killing workers is not recognised. */
+ * still runs, but a message that keeps killing workers is not recognised.
+ * The records name messages by queue id and digest: the directory is 0700
+ * and owned by `user`, whatever it was before (an existing directory is
+ * fixed, not trusted), and never followed through a symbolic link. */
 static void main_state_directory(const char *dir, const char *user)
 {
     struct passwd *pw;
+    int fd;
 
     if (dir[0] == '\0')
         return;
-    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        msg_warn("state_directory %s: %s; interrupted content checks will not be counted", dir,
+                 strerror(errno));
+        return;
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
         msg_warn("state_directory %s: %s; interrupted content checks will not be counted", dir,
                  strerror(errno));
         return;
     }
     if (getuid() == 0 && user[0] != '\0' && (pw = getpwnam(user)) != NULL &&
-        chown(dir, pw->pw_uid, pw->pw_gid) < 0)
+        fchown(fd, pw->pw_uid, pw->pw_gid) < 0)
         msg_warn("state_directory %s: chown %s: %s", dir, user, strerror(errno));
+    if (fchmod(fd, 0700) < 0)
+        msg_warn("state_directory %s: chmod 0700: %s", dir, strerror(errno));
+    close(fd);
 }
 
 static void main_daemonize(void)

@@ -9,12 +9,22 @@
  * another connection has work. worker_session_limit bounds the sessions of
  * one worker; at the limit it stops accepting until one ends, and the other
  * workers (or the kernel's backlog) take the next connection.
+ *
+ * Who may talk to us: a peer outside authorized_client_networks is answered
+ * "554 5.7.1" and closed before a byte of it is read, logged as Postfix logs
+ * a client rejected at connect. A peer outside
+ * smtpd_authorized_xforward_hosts gets a session whose EHLO does not offer
+ * XFORWARD and whose XFORWARD commands are refused: the original client it
+ * claims would otherwise be what every restriction trusts.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -36,7 +46,10 @@ struct worker_conn {
 struct worker {
     struct event_base *base;
     struct evconnlistener *listener;
-    struct session_env env;
+    struct session_env env;      /* for peers allowed to send XFORWARD */
+    struct session_env env_noxf; /* the same, with XFORWARD refused */
+    struct listen_acl *clients;  /* authorized_client_networks */
+    struct listen_acl *xforward; /* smtpd_authorized_xforward_hosts */
     TAILQ_HEAD(, worker_conn) conns;
     int nconns;
     int served;    /* sessions accepted, for max_use */
@@ -72,19 +85,48 @@ static void worker_conn_closed(void *ctx)
     worker_update_listener(worker);
 }
 
+/* A peer outside authorized_client_networks: Postfix's reply and log line
+ * for a client rejected at connect (smtpd_client_restrictions = reject with
+ * smtpd_delay_reject = no), then close. RFC 5321 3.1 would have us wait
+ * for QUIT and answer 503 meanwhile; a peer we do not trust gets no
+ * conversation at all (one best-effort write on a fresh socket, whose
+ * buffer is empty). */
+static void worker_refuse(evutil_socket_t fd, const struct sockaddr *peer)
+{
+    char addr[INET6_ADDRSTRLEN];
+    char reply[200];
+    int len;
+
+    listen_addr_text(peer, addr, sizeof(addr));
+    len = snprintf(reply, sizeof(reply),
+                   "554 5.7.1 <unknown[%s]>: Client host rejected: Access denied", addr);
+    msg_info("NOQUEUE: reject: CONNECT from unknown[%s]: %s; proto=SMTP", addr, reply);
+    memcpy(reply + len, "\r\n", 2);
+    if (send(fd, reply, (size_t)len + 2, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        msg_debug("reply to unknown[%s]: %s", addr, strerror(errno));
+    evutil_closesocket(fd);
+}
+
 static void worker_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
                              struct sockaddr *peer, int peer_len, void *arg)
 {
     struct worker *worker = arg;
-    struct worker_conn *conn = xcalloc(1, sizeof(*conn));
+    struct worker_conn *conn;
+    const struct session_env *env;
 
     (void)listener;
     (void)peer_len;
+    if (!listen_acl_match(worker->clients, peer)) {
+        worker_refuse(fd, peer);
+        return;
+    }
+    env = listen_acl_match(worker->xforward, peer) ? &worker->env : &worker->env_noxf;
+    conn = xcalloc(1, sizeof(*conn));
     conn->worker = worker;
     TAILQ_INSERT_TAIL(&worker->conns, conn, link);
     worker->nconns++;
     worker->served++;
-    conn->session = session_new(&worker->env, fd, peer, worker_conn_closed, conn);
+    conn->session = session_new(env, fd, peer, worker_conn_closed, conn);
     /* Recycling after max_use: stop accepting and exit once the sessions we
      * have end by themselves (Postfix closes an idle cached connection
      * after smtp_connection_cache_time_limit). Closing them here would race
@@ -164,6 +206,11 @@ static int worker_setup_env(struct worker *worker, const struct scand_params *pa
         msg_error("hold_relay: %s", err);
         return -1;
     }
+    /* params_load checked both lists: a failure here is a broken invariant. */
+    worker->clients = listen_acl_parse(params->authorized_client_networks, err, sizeof(err));
+    worker->xforward = listen_acl_parse(params->smtpd_authorized_xforward_hosts, err, sizeof(err));
+    if (worker->clients == NULL || worker->xforward == NULL)
+        msg_panic("authorized networks: %s", err);
     return 0;
 }
 
@@ -173,6 +220,10 @@ int worker_main(const struct scand_params *params, int listen_fd)
     struct worker_conn *conn;
     int cut;
 
+    /* main.c switched to `user` before the master started; a worker that
+     * parses the wire as root is a broken promise, not a configuration. */
+    if (geteuid() == 0 || getuid() == 0)
+        msg_fatal("worker running as root; refusing to serve");
     /* Reload is the master's job; a group-wide SIGHUP must not kill us. */
     signal(SIGHUP, SIG_IGN);
     mime_rules_process_init();
@@ -186,6 +237,9 @@ int worker_main(const struct scand_params *params, int listen_fd)
         return 1;
     worker.env.relay_pool = relay_pool_new(worker.base, &worker.env.relay_config,
                                            params->smtp_connection_cache_time_limit);
+    /* A session keeps its env for life; both live as long as the worker. */
+    worker.env_noxf = worker.env;
+    worker.env_noxf.server_config.xforward_denied = 1;
     worker.listener = evconnlistener_new(worker.base, worker_accept_cb, &worker,
                                          LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 0, listen_fd);
     if (worker.listener == NULL)
@@ -210,6 +264,8 @@ int worker_main(const struct scand_params *params, int listen_fd)
     event_free(worker.sigterm);
     event_free(worker.deadline);
     relay_pool_free(worker.env.relay_pool);
+    listen_acl_free(worker.clients);
+    listen_acl_free(worker.xforward);
     /* Released relays send QUIT and free themselves from their own events
      * (bounded by the relay's QUIT grace): let them finish, so the worker
      * exits without leaks, unless sessions were cut and still have events. */

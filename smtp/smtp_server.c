@@ -223,8 +223,9 @@ static void write_ehlo(struct smtp_server *server)
         evbuffer_add_printf(out, "250-SIZE %zu\r\n", server->config.message_size_limit);
     else
         evbuffer_add_printf(out, "250-SIZE\r\n");
-    evbuffer_add_printf(out, "250-XFORWARD NAME ADDR PROTO HELO SOURCE PORT IDENT\r\n"
-                             "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n"
+    if (!server->config.xforward_denied)
+        evbuffer_add_printf(out, "250-XFORWARD NAME ADDR PROTO HELO SOURCE PORT IDENT\r\n");
+    evbuffer_add_printf(out, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n"
                              "250 SMTPUTF8\r\n");
 }
 
@@ -570,6 +571,11 @@ static void cmd_xforward(struct smtp_server *server, const char *args)
     }
     if (*args == '\0') {
         refuse(server, "XFORWARD", "501 5.5.4 Syntax: XFORWARD attribute=value...");
+        return;
+    }
+    /* After the sequence and syntax checks, as Postfix's xforward_cmd. */
+    if (server->config.xforward_denied) {
+        refuse(server, "XFORWARD", "550 5.7.0 Error: insufficient authorization");
         return;
     }
     while (*cp != '\0' && reply == NULL) {

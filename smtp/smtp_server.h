@@ -63,6 +63,11 @@ struct smtp_server_config {
     size_t recipient_limit;    /* smtpd_recipient_limit; 0: none */
     size_t command_line_limit; /* longest command line accepted (CRLF excluded); 0: 2048 */
     size_t data_line_limit;    /* longest DATA line accepted; 0: none */
+    /* Added (issue 6): the peer is not in smtpd_authorized_xforward_hosts.
+     * EHLO does not advertise XFORWARD and the command gets Postfix's
+     * "550 5.7.0 Error: insufficient authorization". 0 (the zero value)
+     * keeps XFORWARD open, as before this field existed. */
+    int xforward_denied;
 };
 
 /* One transaction: valid from MAIL until the transaction ends. */
@@ -93,8 +98,7 @@ struct smtp_server_events {
     void (*reset)(void *ctx, struct smtp_server *server);
     /* The session answered a command itself with an error or a limit
      * (e.g. 552 after an oversized message): for logging only. */
-    void (*refused)(void *ctx, struct smtp_server *server, const char *command,
-                    const char *reply);
+    void (*refused)(void *ctx, struct smtp_server *server, const char *command, const char *reply);
 };
 
 struct smtp_server *smtp_server_new(const struct smtp_server_config *config,

@@ -40,12 +40,25 @@ int msg_verbose(void)
     return msg_verbose_level;
 }
 
+/* Log lines carry values from the wire (addresses, XFORWARD values, reply
+ * texts). A CR or LF in them would start a forged line of its own in a log
+ * file, and an ESC would talk to the admin's terminal: every control
+ * character becomes '?', here, once for every caller (Postfix's
+ * printable()). Bytes from 0x80 up stay: UTF-8 addresses are legitimate. */
+static void msg_sanitize(char *text)
+{
+    for (unsigned char *cp = (unsigned char *)text; *cp; cp++)
+        if (*cp < 0x20 || *cp == 0x7f)
+            *cp = '?';
+}
+
 static void msg_vlog(int priority, const char *label, const char *fmt, va_list ap)
 {
     int saved_errno = errno;
     char text[4096];
 
     vsnprintf(text, sizeof(text), fmt, ap);
+    msg_sanitize(text);
     if (msg_to_stderr) {
         char stamp[32];
         time_t now = time(NULL);

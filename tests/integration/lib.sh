@@ -18,6 +18,13 @@
 #   IT_FILTER=global|access    main.cf.snippet or access-filter.snippet
 #   IT_FILTER_RCPTS="a@sink.test ..."   recipients listed in the FILTER map (access)
 #   IT_POSTFIX_MAIN="lines"    extra main.cf lines
+#   SCAND_WRAPPER="cmd args"   run scand under it (e.g. valgrind, tests/valgrind/run.sh)
+#   IT_SCAND_START_SECS=N      how long scand may take to listen (default 15)
+#
+# scand never runs as root: started as root it switches to its `user`
+# (default scand). it_init creates that system user when it is missing, and
+# makes the sanitizers' log_path directories writable for it, so reports
+# of workers are not lost.
 
 IT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IT_ROOT=$(cd "$IT_LIB_DIR/../.." && pwd)
@@ -70,6 +77,28 @@ it_pick_port() {
     return 1
 }
 
+# The unprivileged user scand switches to (its default `user`), as deploy/
+# installs it. Concurrent tests may race to create it: only its existence
+# counts.
+it_scand_user() {
+    id -u scand >/dev/null 2>&1 && return 0
+    useradd --system --no-create-home --shell /usr/sbin/nologin scand >/dev/null 2>&1
+    id -u scand >/dev/null 2>&1 || { echo "cannot create the system user scand" >&2; return 1; }
+}
+
+# Sanitizer reports go to log_path=DIR/prefix (tests/run.sh): workers run as
+# scand and must be able to create their report files there.
+it_sanitizer_dirs() {
+    local opts dir
+    for opts in "${ASAN_OPTIONS:-}" "${UBSAN_OPTIONS:-}"; do
+        dir=$(sed -n 's/.*log_path=\([^:]*\).*/\1/p' <<<"$opts")
+        [ -n "$dir" ] || continue
+        dir=$(dirname "$dir")
+        [ -d "$dir" ] && chmod 1733 "$dir"
+    done
+    return 0
+}
+
 # it_init NAME BUILD_DIR
 it_init() {
     IT_NAME=$1
@@ -92,6 +121,10 @@ it_init() {
     if [ ! -x "$SCAND_BIN" ]; then
         echo "no scand binary at $SCAND_BIN" >&2
         exit 1
+    fi
+    if [ "$(id -u)" = 0 ]; then
+        it_scand_user || exit 1
+        it_sanitizer_dirs
     fi
 }
 
@@ -297,9 +330,10 @@ EOF
 # it_scand_start [EXTRA_CONFIG_LINES]
 it_scand_start() {
     it_scand_conf "${1:-}"
-    it_bg "$W/scand.log" "$SCAND_BIN" -F -c "$W/scand.conf"
+    # shellcheck disable=SC2086 # the wrapper is a command with its arguments
+    it_bg "$W/scand.log" ${SCAND_WRAPPER:-} "$SCAND_BIN" -F -c "$W/scand.conf"
     SCAND_PID=$IT_LASTPID
-    if ! it_wait_port "$SCAN" 15; then
+    if ! it_wait_port "$SCAN" "${IT_SCAND_START_SECS:-15}"; then
         echo "scand did not start listening on $SCAN" >&2
         tail -20 "$W/scand.log" >&2
         return 1
