@@ -1,5 +1,5 @@
 /*
- * dns.c - the worker's asynchronous resolver, cache and per-transaction
+ * dns.c - the worker's asynchronous resolver, cache and per-check
  * waiters; see dns.h for the contract.
  *
  * Why c-ares and not libevent's evdns: evdns only resolves A, AAAA and
@@ -54,6 +54,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <ctype.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <resolv.h>
 #include <stdint.h>
@@ -149,6 +150,8 @@ struct dns_waiter {
     struct dns_entry *entries;
     size_t pending;
     long long spent_ms;
+    long long
+        time_limit_ms; /* the budget: dns_message_time_limit, or what the transaction has left */
     long long wait_start_ms;
     int waiting;
     struct event *budget_timer;
@@ -798,7 +801,7 @@ static int dns_waiter_spent(const struct dns_waiter *waiter)
 
     if (waiter->waiting)
         spent += dns_now_ms() - waiter->wait_start_ms;
-    return spent >= waiter->dns->time_limit_ms;
+    return spent >= waiter->time_limit_ms;
 }
 
 static void dns_answer_view(const struct dns_entry *entry, struct rules_dns_answer *answer)
@@ -915,6 +918,7 @@ struct dns_waiter *dns_waiter_new(struct dns *dns)
     struct dns_waiter *waiter = xcalloc(1, sizeof(*waiter));
 
     waiter->dns = dns;
+    waiter->time_limit_ms = dns->time_limit_ms;
     waiter->view.lookup = dns_waiter_lookup;
     waiter->view.ctx = waiter;
     waiter->budget_timer = evtimer_new(dns->base, dns_waiter_budget_cb, waiter);
@@ -943,6 +947,20 @@ void dns_waiter_free(struct dns_waiter *waiter)
     free(waiter);
 }
 
+void dns_waiter_set_time_limit(struct dns_waiter *waiter, int time_limit_ms)
+{
+    waiter->time_limit_ms = time_limit_ms;
+}
+
+int dns_waiter_time_spent(const struct dns_waiter *waiter)
+{
+    long long spent = waiter->spent_ms;
+
+    if (waiter->waiting)
+        spent += dns_now_ms() - waiter->wait_start_ms;
+    return spent > INT_MAX ? INT_MAX : (int)spent;
+}
+
 const struct rules_dns *dns_waiter_rules(struct dns_waiter *waiter)
 {
     return &waiter->view;
@@ -967,7 +985,7 @@ void dns_waiter_wait(struct dns_waiter *waiter, void (*done)(void *arg), void *a
         dns_waiter_finish_wait(waiter);
         return;
     }
-    left = waiter->dns->time_limit_ms - waiter->spent_ms;
+    left = waiter->time_limit_ms - waiter->spent_ms;
     if (left < 0)
         left = 0;
     struct timeval tv = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};

@@ -10,12 +10,14 @@
  * SERVFAIL, REFUSED) is never cached. Identical queries in flight are sent
  * once.
  *
- * A session asks through a struct dns_waiter, one per transaction: it is
- * the struct rules_dns the restrictions see (rules/rules_dns.h). The waiter
- * remembers every answer it gave, so the same name and type answer the same
- * way for the whole transaction, and it holds the transaction's DNS budget:
- * once the waiter has spent time_limit seconds waiting, whatever has not
- * been answered answers RULES_DNS_RETRY ("DNS time budget spent").
+ * A session asks through a struct dns_waiter, one per restriction check
+ * (a recipient, DATA, the end of data): it is the struct rules_dns the
+ * restrictions see (rules/rules_dns.h). The waiter remembers every answer
+ * it gave, so the same name and type answer the same way in every pass of
+ * the check, and it holds the DNS budget: once the waiter has spent its
+ * time limit waiting (message_time_limit, or what the transaction has
+ * left of it), whatever has not been answered answers RULES_DNS_RETRY
+ * ("DNS time budget spent").
  */
 #ifndef SCAND_DNS_H
 #define SCAND_DNS_H
