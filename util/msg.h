@@ -10,6 +10,11 @@
  * 4yz reply. Lines go to syslog (facility mail) or, after
  * msg_use_stderr(), to stderr, prefixed with the program name and pid as
  * Postfix does ("scand[1234]: ...").
+ *
+ * Added (issue 6): every line is sanitised before it is written: control
+ * characters (CR, LF, ESC, TAB, ..., DEL) become '?', so that a value from
+ * the wire can never forge a log line or talk to a terminal; bytes from
+ * 0x80 up are kept (UTF-8 addresses).
  */
 #ifndef SCAND_UTIL_MSG_H
 #define SCAND_UTIL_MSG_H
