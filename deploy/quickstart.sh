@@ -44,6 +44,16 @@ cmake -S "$ROOT" -B "$ROOT/build" >/dev/null && cmake --build "$ROOT/build" -j"$
     { echo "build failed" >&2; exit 1; }
 echo "built $ROOT/build/bin/scand"
 
+bold "2b. The unprivileged user scand runs as (its default user = scand)"
+# Started as root, scand binds its socket and then runs as this user; it
+# refuses to start without it. A system account without a home or a shell.
+if id -u scand >/dev/null 2>&1; then
+    echo "user scand exists"
+else
+    useradd --system --no-create-home --shell /usr/sbin/nologin scand &&
+        echo "created system user scand" || { echo "useradd scand failed" >&2; exit 1; }
+fi
+
 bold "3. A private Postfix with scand in between (all on 127.0.0.1)"
 # shellcheck source=../tests/integration/lib.sh
 . "$ROOT/tests/integration/lib.sh"
