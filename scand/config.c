@@ -622,6 +622,12 @@ const char *config_get(struct config *config, const char *name)
     return value;
 }
 
+const char *config_get_raw(const struct config *config, const char *name)
+{
+    const struct config_entry *entry = config_find(config, name);
+    return entry ? entry->raw : NULL;
+}
+
 int config_line(const struct config *config, const char *name)
 {
     const struct config_entry *entry = config_find(config, name);

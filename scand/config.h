@@ -31,6 +31,9 @@ void config_set(struct config *config, const char *name, const char *raw_value);
  * valid until the config is freed. An undefined $name expands to "";
  * recursion deeper than 100 levels is an error (NULL and a warning). */
 const char *config_get(struct config *config, const char *name);
+/* The value as written, without $name expansion (NULL when unset): for
+ * templates with names of their own, such as default_rbl_reply. */
+const char *config_get_raw(const struct config *config, const char *name);
 /* config_get with the error given to the caller: 1 and *value when set,
  * 0 and NULL when not set, -1 with "FILE, line N: parameter NAME: ..." in
  * err when the value cannot be expanded. */

@@ -314,6 +314,11 @@ static const char *params_source_get(void *ctx, const char *name)
     return config_get(ctx, name);
 }
 
+static const char *params_source_get_raw(void *ctx, const char *name)
+{
+    return config_get_raw(ctx, name);
+}
+
 static void params_source_where(void *ctx, const char *name, char *buf, size_t len)
 {
     struct config *config = ctx;
@@ -334,7 +339,7 @@ static int params_load_rules(struct scand_params *params, char *err, size_t errl
         .ctx = params->config,
     };
 
-    params->rules = rules_load(&source, err, errlen);
+    params->rules = rules_load_raw(&source, params_source_get_raw, err, errlen);
     if (params->rules == NULL)
         return -1;
     params->content = content_rules_load(&source, err, errlen);

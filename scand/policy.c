@@ -123,8 +123,14 @@ static char *policy_take(struct policy_tx *tx, struct rules_verdict *verdict,
 {
     char *reply;
 
-    for (size_t i = 0; i < verdict->note_count; i++)
-        policy_log(tx->queue_id, verdict->notes[i].kind, stage_name, query, verdict->notes[i].text);
+    for (size_t i = 0; i < verdict->note_count; i++) {
+        /* Postfix's own warnings (an RBL lookup error) are plain warnings. */
+        if (strcmp(verdict->notes[i].kind, "warning") == 0)
+            msg_warn("%s", verdict->notes[i].text);
+        else
+            policy_log(tx->queue_id, verdict->notes[i].kind, stage_name, query,
+                       verdict->notes[i].text);
+    }
     reply = verdict->reply;
     verdict->reply = NULL;
     if (reply != NULL) {
@@ -163,11 +169,17 @@ char *policy_content(struct content_rules *content, struct mime_rules *mime, con
 }
 
 char *policy_check(struct rules *rules, enum rules_stage stage, const struct rules_query *query,
-                   struct policy_tx *tx, const struct rules_explain *explain, int *disconnect)
+                   struct policy_tx *tx, const struct rules_explain *explain, int *disconnect,
+                   int *dns_pending)
 {
     struct rules_verdict verdict;
 
     *disconnect = 0;
     rules_check(rules, stage, query, &tx->rules_tx, &verdict, explain);
+    *dns_pending = verdict.dns_pending;
+    if (verdict.dns_pending) {
+        rules_verdict_free(&verdict);
+        return NULL;
+    }
     return policy_take(tx, &verdict, policy_stage_name(stage), query, disconnect);
 }

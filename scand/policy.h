@@ -35,9 +35,12 @@ void policy_tx_free(struct policy_tx *tx);
 
 /* Evaluate one stage. Returns NULL when accepted, else the reply to give
  * (a fresh string; *disconnect set for 421/521). Side effects are merged
- * into tx; notes and rejections are logged. explain may be NULL. */
+ * into tx; notes and rejections are logged. explain may be NULL.
+ * *dns_pending set: no decision yet (nothing logged, nothing merged): wait
+ * until query->dns has its answers and call again (rules/rules_dns.h). */
 char *policy_check(struct rules *rules, enum rules_stage stage, const struct rules_query *query,
-                   struct policy_tx *tx, const struct rules_explain *explain, int *disconnect);
+                   struct policy_tx *tx, const struct rules_explain *explain, int *disconnect,
+                   int *dns_pending);
 
 /* Run the content checks (rules/content.h), then the MIME rules
  * (rules/mime_rules.h), over the whole message at the end of data; the

@@ -42,6 +42,7 @@
 #include "smtp/smtp_reply.h"
 #include "scand/attempts.h"
 #include "scand/divert.h"
+#include "scand/dns.h"
 #include "scand/policy.h"
 #include "scand/session.h"
 #include "scand/trace.h"
@@ -79,6 +80,16 @@ struct session {
     char **batch_replies;              /* one end-of-data reply per transaction */
     size_t *batch_sizes;               /* and how many recipients it answers */
     size_t batch_count;
+
+    /* DNS-based restrictions: the current check's view of the resolver
+     * (one per check: answers stay the same across its passes, a later
+     * check meets the worker's cache), the time the transaction spent
+     * waiting (its budget is dns_message_time_limit), and what a check
+     * waiting for answers resumes with. */
+    struct dns_waiter *dns_waiter;
+    int dns_spent_ms;
+    struct smtp_rcpt check_rcpt;    /* the RCPT being checked (addr NULL: none) */
+    struct evbuffer *check_message; /* the message whose end of data is checked */
 };
 
 static void session_schedule_resume(struct session *session)
@@ -129,9 +140,31 @@ static void session_overflow_clear(struct session *session)
     session->overflow_message = NULL;
 }
 
+/* A check is over: its answers go, the time it waited counts. */
+static void session_dns_done(struct session *session)
+{
+    if (session->dns_waiter != NULL) {
+        session->dns_spent_ms += dns_waiter_time_spent(session->dns_waiter);
+        dns_waiter_free(session->dns_waiter);
+        session->dns_waiter = NULL;
+    }
+}
+
+/* The transaction is over (or the session): any check waiting goes too. */
+static void session_dns_clear(struct session *session)
+{
+    session_dns_done(session);
+    session->dns_spent_ms = 0;
+    free(session->check_rcpt.addr);
+    session->check_rcpt.addr = NULL;
+    smtp_params_free(&session->check_rcpt.params);
+    session->check_message = NULL;
+}
+
 static void session_free(struct session *session)
 {
     session->freeing = 1;
+    session_dns_clear(session);
     if (session->divert != NULL)
         divert_cancel(session->divert);
     if (session->policy_active)
@@ -352,6 +385,41 @@ static struct relay *session_relay(struct session *session)
     return session->relay;
 }
 
+/* The transaction's view of the worker's resolver (NULL: no rule needs DNS). */
+static const struct rules_dns *session_dns(struct session *session)
+{
+    if (session->env->dns == NULL)
+        return NULL;
+    if (session->dns_waiter == NULL) {
+        int left = session->env->params->dns_message_time_limit * 1000 - session->dns_spent_ms;
+        session->dns_waiter = dns_waiter_new(session->env->dns);
+        dns_waiter_set_time_limit(session->dns_waiter, left > 0 ? left : 0);
+    }
+    return dns_waiter_rules(session->dns_waiter);
+}
+
+/* Evaluate a stage's restrictions. Returns 0 when they wait for DNS
+ * answers: resume(session) is then called from the loop once they are in,
+ * and must call this again. Else 1, with *reply NULL (accepted) or the
+ * reply to give. */
+static int session_policy(struct session *session, enum rules_stage stage, const char *recipient,
+                          void (*resume)(void *), char **reply, int *disconnect)
+{
+    struct rules_query query;
+    int pending;
+
+    session_query(session, &query, recipient);
+    query.dns = session_dns(session);
+    *reply = policy_check(session->env->params->rules, stage, &query, &session->policy, NULL,
+                          disconnect, &pending);
+    if (pending) {
+        dns_waiter_wait(session->dns_waiter, resume, session);
+        return 0;
+    }
+    session_dns_done(session);
+    return 1;
+}
+
 static void session_mail_done(void *arg, const struct smtp_reply *reply)
 {
     struct session *session = arg;
@@ -376,6 +444,7 @@ static void session_on_mail(void *ctx, struct smtp_server *server)
     gettimeofday(&session->tx_start, NULL);
     session->message_size = 0;
     session_overflow_clear(session);
+    session_dns_clear(session);
     if (session->policy_active)
         policy_tx_free(&session->policy);
     policy_tx_init(&session->policy, session_queue_id(tx));
@@ -422,48 +491,63 @@ static void session_rcpt_done(void *arg, const struct smtp_reply *reply)
     free(wait);
 }
 
-/* Rules first (their reply is final), then the relay's own verdict. */
-static void session_on_rcpt(void *ctx, struct smtp_server *server, const struct smtp_rcpt *rcpt)
+/* Rules first (their reply is final), then the relay's own verdict. The
+ * recipient is kept in check_rcpt while the rules wait for DNS. */
+static void session_rcpt_check(void *arg)
 {
-    struct session *session = ctx;
-    struct rules_query query;
+    struct session *session = arg;
     struct rcpt_wait *wait;
     int disconnect;
     char *reply;
 
-    (void)server;
-    session_query(session, &query, rcpt->addr);
-    reply = policy_check(session->env->params->rules, RULES_STAGE_RCPT, &query, &session->policy,
-                         NULL, &disconnect);
+    if (!session_policy(session, RULES_STAGE_RCPT, session->check_rcpt.addr, session_rcpt_check,
+                        &reply, &disconnect))
+        return;
     if (reply != NULL) {
+        free(session->check_rcpt.addr);
+        session->check_rcpt.addr = NULL;
+        smtp_params_free(&session->check_rcpt.params);
         session_rule_reply(session, reply, disconnect, 0);
         free(reply);
         return;
     }
     wait = xmalloc(sizeof(*wait));
     wait->session = session;
-    wait->rcpt.addr = xstrdup(rcpt->addr);
-    smtp_params_copy(&wait->rcpt.params, &rcpt->params);
-    smtp_client_rcpt(relay_client(session_relay(session)), rcpt, session_rcpt_done, wait);
+    wait->rcpt = session->check_rcpt; /* moved */
+    memset(&session->check_rcpt, 0, sizeof(session->check_rcpt));
+    smtp_client_rcpt(relay_client(session_relay(session)), &wait->rcpt, session_rcpt_done, wait);
 }
 
-static void session_on_data(void *ctx, struct smtp_server *server)
+static void session_on_rcpt(void *ctx, struct smtp_server *server, const struct smtp_rcpt *rcpt)
 {
     struct session *session = ctx;
-    struct rules_query query;
+
+    (void)server;
+    session->check_rcpt.addr = xstrdup(rcpt->addr);
+    smtp_params_copy(&session->check_rcpt.params, &rcpt->params);
+    session_rcpt_check(session);
+}
+
+static void session_data_check(void *arg)
+{
+    struct session *session = arg;
     int disconnect;
     char *reply;
 
-    (void)server;
-    session_query(session, &query, NULL);
-    reply = policy_check(session->env->params->rules, RULES_STAGE_DATA, &query, &session->policy,
-                         NULL, &disconnect);
+    if (!session_policy(session, RULES_STAGE_DATA, NULL, session_data_check, &reply, &disconnect))
+        return;
     if (reply != NULL) {
         session_rule_reply(session, reply, disconnect, 0);
         free(reply);
         return;
     }
     session_reply(session, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void session_on_data(void *ctx, struct smtp_server *server)
+{
+    (void)server;
+    session_data_check(ctx);
 }
 
 /* All transactions answered: one reply per recipient under LMTP (each gets
@@ -704,31 +788,26 @@ static char *session_content(struct session *session, struct evbuffer *message,
     return reply;
 }
 
-static void session_on_message(void *ctx, struct smtp_server *server, struct evbuffer *message)
+static void session_deliver(struct session *session, struct evbuffer *message);
+
+/* The end of data: restrictions (which may wait for DNS, the message kept
+ * in check_message meanwhile), then content checks, then delivery. */
+static void session_eod_check(void *arg)
 {
-    struct session *session = ctx;
-    const struct smtp_transaction *tx = smtp_server_transaction(server);
-    const struct scand_params *params = session->env->params;
+    struct session *session = arg;
+    struct evbuffer *message = session->check_message;
     struct rules_query query;
     int disconnect = 0;
     char *reply;
 
-    session->message_size = evbuffer_get_length(message);
-    if (trace_count_received(message, (size_t)params->hopcount_limit) >
-        (size_t)params->hopcount_limit) {
-        const char *text = "554 5.4.6 Error: too many hops";
-        msg_warn("%s: hopcount exceeded (more than %d Received: headers)", session_queue_id(tx),
-                 params->hopcount_limit);
-        session_log_outcome(session, "bounced", text);
-        session_reply_message(session, text);
-        return;
-    }
-    session_query(session, &query, NULL);
     /* Postfix's smtpd evaluates smtpd_end_of_data_restrictions before it
      * asks cleanup (where header/body checks ran) for the outcome, so a
      * restriction's reply wins over a content check's (smtpd.c data_cmd). */
-    reply = policy_check(params->rules, RULES_STAGE_END_OF_DATA, &query, &session->policy, NULL,
-                         &disconnect);
+    if (!session_policy(session, RULES_STAGE_END_OF_DATA, NULL, session_eod_check, &reply,
+                        &disconnect))
+        return;
+    session->check_message = NULL;
+    session_query(session, &query, NULL);
     if (reply == NULL)
         reply = session_content(session, message, &query);
     if (reply != NULL) {
@@ -744,8 +823,15 @@ static void session_on_message(void *ctx, struct smtp_server *server, struct evb
         session_reply_message(session, text);
         return;
     }
+    session_deliver(session, message);
+}
+
+static void session_deliver(struct session *session, struct evbuffer *message)
+{
+    const struct smtp_transaction *tx = smtp_server_transaction(session->server);
+    const struct scand_params *params = session->env->params;
     struct trace_info info = {
-        .helo = smtp_server_helo(server),
+        .helo = smtp_server_helo(session->server),
         .peer_addr = session->peer_addr,
         .myhostname = params->myhostname,
         .protocol = session_proto_name(session),
@@ -777,6 +863,26 @@ static void session_on_message(void *ctx, struct smtp_server *server, struct evb
     smtp_client_data(relay_client(session->relay), message, session_data_done, session);
 }
 
+static void session_on_message(void *ctx, struct smtp_server *server, struct evbuffer *message)
+{
+    struct session *session = ctx;
+    const struct smtp_transaction *tx = smtp_server_transaction(server);
+    const struct scand_params *params = session->env->params;
+
+    session->message_size = evbuffer_get_length(message);
+    if (trace_count_received(message, (size_t)params->hopcount_limit) >
+        (size_t)params->hopcount_limit) {
+        const char *text = "554 5.4.6 Error: too many hops";
+        msg_warn("%s: hopcount exceeded (more than %d Received: headers)", session_queue_id(tx),
+                 params->hopcount_limit);
+        session_log_outcome(session, "bounced", text);
+        session_reply_message(session, text);
+        return;
+    }
+    session->check_message = message;
+    session_eod_check(session);
+}
+
 static void session_rset_done(void *arg, const struct smtp_reply *reply)
 {
     (void)arg;
@@ -803,6 +909,7 @@ static void session_on_reset(void *ctx, struct smtp_server *server)
         session->policy_active = 0;
     }
     session_overflow_clear(session);
+    session_dns_clear(session);
     if (session->draining)
         session_schedule_resume(session);
 }

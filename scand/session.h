@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "smtp/smtp_server.h"
+#include "scand/dns.h"
 #include "scand/params.h"
 #include "scand/relay.h"
 #include "scand/relay_pool.h"
@@ -28,6 +29,7 @@ struct session_env {
     struct relay_config relay_config;
     struct relay_config hold_relay_config; /* where HOLD sends a message */
     struct relay_pool *relay_pool;         /* relay connections between transactions */
+    struct dns *dns;                       /* the worker's resolver; NULL when no rule needs DNS */
 };
 
 struct session;

@@ -14,7 +14,10 @@
 #include <strings.h>
 #include <sysexits.h>
 
+#include <event2/event.h>
+
 #include "rules/rules.h"
+#include "scand/dns.h"
 #include "scand/params.h"
 #include "scand/policy.h"
 #include "rules/content.h"
@@ -53,6 +56,10 @@ struct testmode {
     const char *closed_by; /* the 421/521 reply that ended the session */
     char client_addr[INET6_ADDRSTRLEN];
     FILE *err;
+    FILE *pass_out;          /* explain lines of the current pass, while it may wait for DNS */
+    struct event_base *base; /* DNS: the resolver's loop, when a rule needs DNS */
+    struct dns *dns;
+    int dns_spent_ms; /* the transaction's DNS budget, as in the session */
     int explain;
     int explain_lines;               /* lines the engine gave for the current block */
     FILE *print_message;             /* --print-message: where the relayed content goes */
@@ -77,7 +84,8 @@ static void testmode_explain_line(void *ctx, int depth, const char *text)
     struct testmode *tm = ctx;
 
     tm->explain_lines++;
-    fprintf(tm->err, "    %*s%s\n", depth > 0 ? depth * 2 : 0, "", text);
+    fprintf(tm->pass_out ? tm->pass_out : tm->err, "    %*s%s\n", depth > 0 ? depth * 2 : 0, "",
+            text);
 }
 
 static void testmode_explain_header(struct testmode *tm, const char *stage, const char *detail)
@@ -104,14 +112,64 @@ static void testmode_explain_result(struct testmode *tm, const char *reply)
         fprintf(tm->err, "  => %s %s\n\n", reply[0] == '4' ? "defer" : "reject", reply);
 }
 
-/* One stage through the daemon's own policy call. */
+static void testmode_dns_done(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+/* Run the resolver's loop until the waiter has its answers. */
+static void testmode_dns_wait(struct testmode *tm, struct dns_waiter *waiter)
+{
+    int done = 0;
+
+    dns_waiter_wait(waiter, testmode_dns_done, &done);
+    while (!done)
+        if (event_base_loop(tm->base, EVLOOP_ONCE) < 0)
+            msg_fatal("event_base_loop failed");
+}
+
+/* One stage through the daemon's own policy call, in passes while DNS
+ * answers come in (one waiter per check and a budget per transaction, as
+ * in the session). Only the deciding pass's explain lines are shown: it
+ * sees every answer the earlier passes waited for. */
 static char *testmode_stage(struct testmode *tm, enum rules_stage stage, int *disconnect)
 {
     struct rules_explain explain = {.line = testmode_explain_line, .ctx = tm};
+    struct dns_waiter *waiter = NULL;
+    int start_lines = tm->explain_lines;
     char *reply;
+    int pending;
 
-    reply = policy_check(tm->params->rules, stage, &tm->query, &tm->tx,
-                         tm->explain ? &explain : NULL, disconnect);
+    if (tm->dns != NULL) {
+        int left = tm->params->dns_message_time_limit * 1000 - tm->dns_spent_ms;
+        waiter = dns_waiter_new(tm->dns);
+        dns_waiter_set_time_limit(waiter, left > 0 ? left : 0);
+        tm->query.dns = dns_waiter_rules(waiter);
+    }
+    for (;;) {
+        char *pass_text = NULL;
+        size_t pass_len = 0;
+
+        tm->explain_lines = start_lines;
+        tm->pass_out = tm->explain ? open_memstream(&pass_text, &pass_len) : NULL;
+        reply = policy_check(tm->params->rules, stage, &tm->query, &tm->tx,
+                             tm->explain ? &explain : NULL, disconnect, &pending);
+        if (tm->pass_out != NULL) {
+            fclose(tm->pass_out);
+            tm->pass_out = NULL;
+            if (!pending)
+                fwrite(pass_text, 1, pass_len, tm->err);
+            free(pass_text);
+        }
+        if (!pending)
+            break;
+        testmode_dns_wait(tm, waiter);
+    }
+    if (waiter != NULL) {
+        tm->dns_spent_ms += dns_waiter_time_spent(waiter);
+        dns_waiter_free(waiter);
+        tm->query.dns = NULL;
+    }
     testmode_explain_result(tm, reply);
     return reply;
 }
@@ -359,6 +417,26 @@ static void testmode_query(struct testmode *tm, const struct testmode_options *o
     tm->query.sender = testmode_strip_brackets(opts->sender, sender_buf, sender_len);
 }
 
+/* The same resolver a worker has, on a loop of our own. */
+static int testmode_dns_setup(struct testmode *tm)
+{
+    struct dns_config config;
+    char err[256];
+
+    tm->base = event_base_new();
+    if (tm->base == NULL)
+        msg_fatal("event_base_new failed");
+    params_dns_config(tm->params, &config);
+    tm->dns = dns_new(tm->base, &config, err, sizeof(err));
+    if (tm->dns == NULL) {
+        msg_error("DNS resolver: %s", err);
+        event_base_free(tm->base);
+        tm->base = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 int testmode_run(const struct scand_params *params, const struct testmode_options *opts, FILE *in,
                  FILE *out, FILE *err)
 {
@@ -374,6 +452,8 @@ int testmode_run(const struct scand_params *params, const struct testmode_option
     tm.print_message = opts->print_message ? out : NULL;
     tm.explain = opts->explain;
     testmode_query(&tm, opts, sender, sizeof(sender));
+    if (rules_need_dns(params->rules) && testmode_dns_setup(&tm) < 0)
+        return EX_CONFIG;
     policy_tx_init(&tm.tx, "NOQUEUE");
     tm.rcpt_count = opts->rcpt_count;
     tm.rcpts = xcalloc(opts->rcpt_count ? opts->rcpt_count : 1, sizeof(*tm.rcpts));
@@ -399,5 +479,9 @@ int testmode_run(const struct scand_params *params, const struct testmode_option
     free(tm.rcpts);
     free(rcpt_bufs);
     policy_tx_free(&tm.tx);
+    if (tm.dns != NULL)
+        dns_free(tm.dns);
+    if (tm.base != NULL)
+        event_base_free(tm.base);
     return status;
 }

@@ -214,6 +214,24 @@ static int worker_setup_env(struct worker *worker, const struct scand_params *pa
     return 0;
 }
 
+/* A resolver only when some rule may need DNS: then every session of the
+ * worker shares its cache. */
+static int worker_setup_dns(struct worker *worker, const struct scand_params *params)
+{
+    struct dns_config config;
+    char err[256];
+
+    if (!rules_need_dns(params->rules))
+        return 0;
+    params_dns_config(params, &config);
+    worker->env.dns = dns_new(worker->base, &config, err, sizeof(err));
+    if (worker->env.dns == NULL) {
+        msg_error("DNS resolver: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
 int worker_main(const struct scand_params *params, int listen_fd)
 {
     struct worker worker;
@@ -237,6 +255,8 @@ int worker_main(const struct scand_params *params, int listen_fd)
         return 1;
     worker.env.relay_pool = relay_pool_new(worker.base, &worker.env.relay_config,
                                            params->smtp_connection_cache_time_limit);
+    if (worker_setup_dns(&worker, params) < 0)
+        return 1;
     /* A session keeps its env for life; both live as long as the worker. */
     worker.env_noxf = worker.env;
     worker.env_noxf.server_config.xforward_denied = 1;
@@ -269,6 +289,10 @@ int worker_main(const struct scand_params *params, int listen_fd)
     /* Released relays send QUIT and free themselves from their own events
      * (bounded by the relay's QUIT grace): let them finish, so the worker
      * exits without leaks, unless sessions were cut and still have events. */
+    /* The resolver's sockets would keep the loop below alive. Cut sessions
+     * may still hold waiters: then it stays, as they do. */
+    if (worker.env.dns != NULL && !cut)
+        dns_free(worker.env.dns);
     if (!cut)
         event_base_dispatch(worker.base);
     event_base_free(worker.base);

@@ -669,8 +669,15 @@ static void test_discard_note_and_tx(void **state)
     char err[1024];
     struct rules_tx tx;
     struct rules_verdict v;
-    struct rules_query q = {
-        "mx.example.com", "203.0.113.9", "mx.example.com", "ESMTP", "s@y.test", "d@x.test", 0, 0};
+    struct rules_query q = {"mx.example.com",
+                            "203.0.113.9",
+                            "mx.example.com",
+                            "ESMTP",
+                            "s@y.test",
+                            "d@x.test",
+                            0,
+                            0,
+                            NULL};
     struct rules *rules =
         load(&fs, RCPT_ACCESS("inline:{d@x.test=DISCARD}") ", reject", err, sizeof(err));
 
@@ -709,7 +716,8 @@ static void test_disconnect(void **state)
                             "c421s@y.test",
                             "a@x.test",
                             0,
-                            0};
+                            0,
+                            NULL};
     struct rules *rules = load(
         &fs,
         "smtpd_sender_restrictions = check_sender_access inline:{ {c421s@y.test = 421 closing} }",
@@ -734,8 +742,15 @@ static void test_data_stages(void **state)
     char err[1024];
     struct rules_tx tx;
     struct rules_verdict v;
-    struct rules_query q = {
-        "mx.example.com", "203.0.113.9", "mx.example.com", "ESMTP", "s@y.test", "a@x.test", 1, 100};
+    struct rules_query q = {"mx.example.com",
+                            "203.0.113.9",
+                            "mx.example.com",
+                            "ESMTP",
+                            "s@y.test",
+                            "a@x.test",
+                            1,
+                            100,
+                            NULL};
     struct rules *rules = load(&fs,
                                "smtpd_data_restrictions = reject\n"
                                "smtpd_end_of_data_restrictions = defer",
@@ -772,15 +787,13 @@ static const struct error_case error_cases[] = {
     {"check_xxx_access at the end of the list", "smtpd_sender_restrictions = check_sender_access",
      "test.cf, line 1: parameter smtpd_sender_restrictions: restriction check_sender_access: bad "
      "argument \"\": need maptype:mapname"},
-    {"DNS restriction: not supported yet",
-     "x = y\nsmtpd_client_restrictions = reject_rbl_client zen.spamhaus.org",
-     "test.cf, line 2: parameter smtpd_client_restrictions: restriction \"reject_rbl_client\" is "
-     "not supported yet (it needs DNS lookups; a later version)"},
-    {"reject_unknown_sender_domain: not supported yet",
-     "smtpd_sender_restrictions = reject_unknown_sender_domain",
-     "test.cf, line 1: parameter smtpd_sender_restrictions: restriction "
-     "\"reject_unknown_sender_domain\" is not supported yet (it needs DNS lookups; a later "
-     "version)"},
+    {"DNS list without its domain", "x = y\nsmtpd_client_restrictions = reject_rbl_client",
+     "test.cf, line 2: parameter smtpd_client_restrictions: restriction reject_rbl_client "
+     "requires domain name argument"},
+    {"permit_mx_backup: not supported", "smtpd_recipient_restrictions = permit_mx_backup",
+     "test.cf, line 1: parameter smtpd_recipient_restrictions: restriction "
+     "\"permit_mx_backup\" is not supported yet (it needs address verification or MX/NS "
+     "lookups)"},
     {"before-queue only: reject_plaintext_session",
      "smtpd_client_restrictions = reject_plaintext_session",
      "test.cf, line 1: parameter smtpd_client_restrictions: restriction "
@@ -871,7 +884,8 @@ static void test_explain(void **state)
                             "318787866@qq.com",
                             "foo@bar.org",
                             0,
-                            0};
+                            0,
+                            NULL};
     struct rules *rules =
         load(&fs,
              "smtpd_restriction_classes = good_senders_only\n"
