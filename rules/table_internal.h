@@ -139,5 +139,9 @@ struct table_byte_index *table_byte_index_new(const unsigned char *first, size_t
 const uint32_t *table_byte_index_get(const struct table_byte_index *index, int byte,
                                      size_t *count);
 void table_byte_index_free(struct table_byte_index *index);
+/* The longest literal text every match of a PCRE2 pattern (no extended
+ * flag) contains somewhere, put in out; returns its length, 0 when none
+ * can be proven (table_prefix.c). */
+size_t table_pattern_required(const char *pattern, struct tbuf *out);
 
 #endif

@@ -185,3 +185,180 @@ void table_byte_index_free(struct table_byte_index *index)
     free(index->items);
     free(index);
 }
+
+/* ---- a literal every match contains (pcre only) ----
+ *
+ * For body_checks-style patterns that are not anchored: the longest run of
+ * plain characters that the pattern's top level requires, so a lookup can
+ * skip the regex when the key lacks it. Same soundness rule as the prefix:
+ * anything not understood ends the analysis (or gives nothing), which only
+ * costs speed. PCRE2 syntax only: inside a bracket a backslash escapes,
+ * which POSIX regexp does not do. */
+
+/* Skip a PCRE2 bracket expression at p ('['): "]" first is literal, a
+ * backslash escapes the next byte, "[:name:]" nests. NULL when unclosed. */
+static const char *skip_pcre_bracket(const char *p)
+{
+    p++;
+    if (*p == '^')
+        p++;
+    if (*p == ']')
+        p++;
+    while (*p != ']') {
+        if (*p == 0)
+            return NULL;
+        if (*p == '\\') {
+            if (p[1] == 0)
+                return NULL;
+            p += 2;
+        } else if (p[0] == '[' && p[1] == ':') {
+            const char *end = strstr(p + 2, ":]");
+            if (end == NULL)
+                return NULL;
+            p = end + 2;
+        } else {
+            p++;
+        }
+    }
+    return p + 1;
+}
+
+/* 1 when the pattern has no top-level '|' and nothing that could change
+ * how its top-level characters read: no \Q...\E, no \c (it takes the next
+ * byte, '(' or '|' included), no inline option, comment or verb anywhere
+ * ((?x) would make white space and '#' meaningless). */
+static int pcre_top_level_safe(const char *p)
+{
+    int depth = 0;
+
+    while (*p) {
+        switch (*p) {
+        case '\\':
+            if (p[1] == 0 || p[1] == 'Q' || p[1] == 'E' || p[1] == 'c')
+                return 0;
+            p += 2;
+            continue;
+        case '[':
+            if ((p = skip_pcre_bracket(p)) == NULL)
+                return 0;
+            continue;
+        case '(':
+            if (p[1] == '*' || (p[1] == '?' && strchr(":=!<", p[2] == 0 ? '?' : p[2]) == NULL))
+                return 0;
+            depth++;
+            break;
+        case ')':
+            if (--depth < 0)
+                return 0;
+            break;
+        case '|':
+            if (depth == 0)
+                return 0;
+            break;
+        default:
+            break;
+        }
+        p++;
+    }
+    return depth == 0;
+}
+
+/* Skip a group at p ('('), nested groups and brackets included; NULL when
+ * unbalanced. */
+static const char *skip_group(const char *p)
+{
+    int depth = 0;
+
+    while (*p) {
+        if (*p == '\\') {
+            if (p[1] == 0)
+                return NULL;
+            p += 2;
+            continue;
+        }
+        if (*p == '[') {
+            if ((p = skip_pcre_bracket(p)) == NULL)
+                return NULL;
+            continue;
+        }
+        if (*p == '(')
+            depth++;
+        else if (*p == ')' && --depth == 0)
+            return p + 1;
+        p++;
+    }
+    return NULL;
+}
+
+/* Escapes that match one character of a class, or nothing (an assertion),
+ * and take no argument: a literal run ends there and goes on after it. */
+static int simple_escape(int ch)
+{
+    return ch != 0 && strchr("dDsSwWbBhHvVRAzZGKX", ch) != NULL;
+}
+
+/* The run collected so far, and the longest one finished. */
+struct literal_runs {
+    struct tbuf *best;
+    struct tbuf run;
+};
+
+static void end_run(struct literal_runs *r)
+{
+    if (r->run.len > r->best->len) {
+        tbuf_reset(r->best);
+        tbuf_add(r->best, r->run.s, r->run.len);
+    }
+    tbuf_reset(&r->run);
+}
+
+size_t table_pattern_required(const char *pattern, struct tbuf *out)
+{
+    struct literal_runs r = {out, {0}};
+    const char *p = pattern;
+    int literal = 0; /* the last token was a character of the run */
+
+    tbuf_reset(out);
+    if (!pcre_top_level_safe(pattern))
+        return 0;
+    while (*p) {
+        if (plain_char((unsigned char)*p) || (*p == '\\' && escaped_literal((unsigned char)p[1]))) {
+            tbuf_addch(&r.run, *p == '\\' ? p[1] : *p);
+            p += *p == '\\' ? 2 : 1;
+            literal = 1;
+            continue;
+        }
+        if (quantifier((unsigned char)*p)) {
+            /* "abc?", "abc*", "abc+", "abc{0,2}": the last character may be
+             * absent or repeated, so the run ends before it. A '{' that is
+             * not a quantifier is a literal: either way, stop there. */
+            if (literal && r.run.len > 0)
+                r.run.len--;
+            end_run(&r);
+            literal = 0;
+            if (*p == '{')
+                break;
+            p++;
+            continue;
+        }
+        end_run(&r);
+        literal = 0;
+        if (*p == '\\' && simple_escape((unsigned char)p[1]))
+            p += 2;
+        else if (*p == '.' || *p == '^' || *p == '$')
+            p++;
+        else if (*p == '[')
+            p = skip_pcre_bracket(p);
+        else if (*p == '(')
+            p = skip_group(p);
+        else
+            break; /* an escape with an argument, a byte we do not know */
+        if (p == NULL)
+            break;
+    }
+    end_run(&r);
+    tbuf_free(&r.run);
+    if (out->len > 0)
+        out->s[out->len] = 0;
+    return out->len;
+}

@@ -33,6 +33,7 @@
  * byte compares and regex runs per header.
  */
 #include <regex.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,23 @@
  * needs, far below what a pathological one would burn. */
 #define PCRE_MATCH_LIMIT 1000000
 #define PCRE_DEPTH_LIMIT 10000
+
+/* A literal a rule's every match contains is kept as up to RX_GRAMS of its
+ * three-byte substrings (ASCII case folded), hashed into RX_GRAM_BITS; a
+ * lookup sets the bits of every three bytes of its key once, and skips a
+ * rule whose bits are not all set, with a few bit tests instead of a regex
+ * call (body_checks: 200 rules on every body line). A hash collision only
+ * lets the regex run. */
+#define RX_GRAMS 8
+#define RX_GRAM_LOG2 10
+#define RX_GRAM_BITS (1 << RX_GRAM_LOG2)
+
+/* Runs of at least RX_GRAM_RUN_MIN plain rules with grams (and no prefix)
+ * get a candidate index: per gram, a bit per rule of the run whose first
+ * gram it is (RX_GRAM_BITS * ceil(n / 64) words, 32 KB for 200 rules). A
+ * lookup ORs the rows of the key's grams and runs, in table order, only
+ * the rules whose bit is set, instead of testing every rule's grams. */
+#define RX_GRAM_RUN_MIN 8
 
 /* Shorter runs of prefixed rules are walked one by one (a byte compare
  * each); the index costs about 1 KB per run. */
@@ -73,10 +91,21 @@ struct rx_rule {
     char *prefix;
     size_t plen;
     int caseless;
+    /* Hashed trigrams of a literal every match contains (ngrams 0: none). */
+    uint16_t grams[RX_GRAMS];
+    int ngrams;
     /* Set on the first rule of an indexed run of plain prefixed rules:
      * the run ends before run_end, run holds its positions by first byte. */
     struct table_byte_index *run;
     size_t run_end;
+    /* Set on the first rule of a run of plain rules with grams (see
+     * RX_GRAM_RUN_MIN); the run ends before run_end. */
+    struct rx_gram_run *gram_run;
+};
+
+struct rx_gram_run {
+    size_t words;   /* 64-bit words per gram row: ceil(rules / 64) */
+    uint64_t *rows; /* RX_GRAM_BITS rows */
 };
 
 /* Where a capture group matched; start == -1 when it took no part. */
@@ -100,6 +129,9 @@ struct rx_engine {
     /* 1 when a literal prefix may be taken under flags (*anchored: the
      * pattern is anchored even without '^', *caseless: letters fold). */
     int (*prefix_mode)(int flags, int *anchored, int *caseless);
+    /* 1 when table_pattern_required() reads patterns right under flags;
+     * NULL: never. */
+    int (*required_mode)(int flags);
 };
 
 struct rx_table {
@@ -115,6 +147,12 @@ struct rx_table {
      * at a time, as the pcre match data above. */
     struct rx_span *spans;
     regmatch_t *pm; /* regexp only */
+    /* The trigram bits of the key being looked up, when any rule has
+     * grams (has_grams). */
+    uint64_t key_grams[RX_GRAM_BITS / 64];
+    int has_grams;
+    uint64_t *candidates; /* words of the largest gram run */
+    size_t candidate_words;
     const char *path;
 };
 
@@ -235,11 +273,22 @@ static int pcre_prefix_mode(int flags, int *anchored, int *caseless)
     return (flags & (PCRE2_MULTILINE | PCRE2_EXTENDED)) == 0;
 }
 
+/* Extended mode makes white space and '#' mean something else. */
+static int pcre_required_mode(int flags)
+{
+    return (flags & PCRE2_EXTENDED) == 0;
+}
+
 static const struct rx_engine pcre_engine = {
-    "pcre",       PCRE2_CASELESS | PCRE2_DOTALL,
-    pcre_flag,    pcre_compile_re,
-    pcre_groups,  pcre_match_re,
-    pcre_free_re, pcre_prefix_mode,
+    "pcre",
+    PCRE2_CASELESS | PCRE2_DOTALL,
+    pcre_flag,
+    pcre_compile_re,
+    pcre_groups,
+    pcre_match_re,
+    pcre_free_re,
+    pcre_prefix_mode,
+    pcre_required_mode,
 };
 
 /* ---- POSIX regexp engine ---- */
@@ -380,6 +429,7 @@ static int posix_prefix_mode(int flags, int *anchored, int *caseless)
 static const struct rx_engine posix_engine = {
     "regexp",     REG_EXTENDED | REG_ICASE, posix_flag,    posix_compile_re,
     posix_groups, posix_match_re,           posix_free_re, posix_prefix_mode,
+    NULL,
 };
 
 /* ---- parsing ---- */
@@ -423,6 +473,40 @@ static void rx_take_prefix(const struct rx_engine *engine, const char *pattern, 
         tbuf_free(&text);
 }
 
+static inline int gram_fold(int ch)
+{
+    return ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch;
+}
+
+/* The bit of three bytes (folded). */
+static inline unsigned gram_hash(const unsigned char *p)
+{
+    uint32_t h = (uint32_t)gram_fold(p[0]) * 0x9E3779B1u ^ (uint32_t)gram_fold(p[1]) * 0x85EBCA77u ^
+                 (uint32_t)gram_fold(p[2]) * 0xC2B2AE3Du;
+    return (h * 0x27D4EB2Fu) >> (32 - RX_GRAM_LOG2);
+}
+
+/* Keep trigrams of a literal every match contains, when one is proven:
+ * all of them for a short literal, RX_GRAMS spread over a long one. */
+static void rx_take_required(const struct rx_engine *engine, const char *pattern, int flags,
+                             struct rx_rule *rule)
+{
+    struct tbuf text = {0};
+    size_t len;
+
+    if (engine->required_mode == NULL || !engine->required_mode(flags))
+        return;
+    if ((len = table_pattern_required(pattern, &text)) >= 3) {
+        size_t n = len - 2 < RX_GRAMS ? len - 2 : RX_GRAMS;
+        for (size_t i = 0; i < n; i++) {
+            size_t at = n == 1 ? 0 : i * (len - 3) / (n - 1);
+            rule->grams[i] = (uint16_t)gram_hash((const unsigned char *)text.s + at);
+        }
+        rule->ngrams = (int)n;
+    }
+    tbuf_free(&text);
+}
+
 /* "[!...]<d>pattern<d>flags": compile it; *cursor moves past the flags. */
 static int rx_parse_pattern(const struct rx_engine *engine, char **cursor, struct rx_rule *rule,
                             struct rx_fault *fault)
@@ -458,6 +542,7 @@ static int rx_parse_pattern(const struct rx_engine *engine, char **cursor, struc
         return -1;
     }
     rx_take_prefix(engine, pattern, flags, rule);
+    rx_take_required(engine, pattern, flags, rule);
     *cursor = p;
     return 0;
 }
@@ -575,6 +660,10 @@ static void rx_rule_clear(const struct rx_engine *engine, struct rx_rule *rule)
     free(rule->parts);
     free(rule->prefix);
     table_byte_index_free(rule->run);
+    if (rule->gram_run != NULL) {
+        free(rule->gram_run->rows);
+        free(rule->gram_run);
+    }
     memset(rule, 0, sizeof(*rule));
 }
 
@@ -643,6 +732,7 @@ static void rx_table_free(void *priv)
     free(t->rules);
     free(t->spans);
     free(t->pm);
+    free(t->candidates);
     if (t->mdata != NULL)
         pcre2_match_data_free(t->mdata);
     if (t->mctx != NULL)
@@ -678,6 +768,45 @@ static void rx_index_runs(struct rx_table *t)
     free(first);
 }
 
+/* A rule a gram run may hold: it fires exactly when it matches, and it
+ * cannot match unless the key has its grams. */
+static int rx_gram_runnable(const struct rx_rule *rule)
+{
+    return rule->op == RX_MATCH && !rule->negated && rule->plen == 0 && rule->ngrams > 0;
+}
+
+static struct rx_gram_run *rx_gram_run_new(const struct rx_rule *rules, size_t n)
+{
+    struct rx_gram_run *run = xmalloc(sizeof(*run));
+
+    run->words = (n + 63) / 64;
+    run->rows = xcalloc((size_t)RX_GRAM_BITS * run->words, sizeof(*run->rows));
+    for (size_t i = 0; i < n; i++)
+        run->rows[rules[i].grams[0] * run->words + i / 64] |= (uint64_t)1 << (i % 64);
+    return run;
+}
+
+/* Index every run of at least RX_GRAM_RUN_MIN gram-runnable rules. */
+static void rx_index_gram_runs(struct rx_table *t)
+{
+    for (size_t i = 0; i < t->count;) {
+        size_t end = i;
+        while (end < t->count && rx_gram_runnable(&t->rules[end]))
+            end++;
+        if (end - i >= RX_GRAM_RUN_MIN) {
+            struct rx_gram_run *run = rx_gram_run_new(&t->rules[i], end - i);
+            t->rules[i].gram_run = run;
+            t->rules[i].run_end = end;
+            if (run->words > t->candidate_words) {
+                free(t->candidates);
+                t->candidate_words = run->words;
+                t->candidates = xcalloc(run->words, sizeof(*t->candidates));
+            }
+        }
+        i = end > i ? end : i + 1;
+    }
+}
+
 /* Read every rule; -1 with err on the first fatal line. */
 static int rx_load(struct rx_table *t, struct table_lines *lines, char *err, size_t errlen)
 {
@@ -698,6 +827,8 @@ static int rx_load(struct rx_table *t, struct table_lines *lines, char *err, siz
                      lines->first_line, fault.why);
             continue;
         }
+        if (rule.ngrams > 0)
+            t->has_grams = 1;
         if (rule.re != NULL && t->engine->groups(rule.re) > t->max_groups)
             t->max_groups = t->engine->groups(rule.re);
         t->rules = xgrow(t->rules, &t->cap, t->count + 1, sizeof(*t->rules));
@@ -707,6 +838,7 @@ static int rx_load(struct rx_table *t, struct table_lines *lines, char *err, siz
         0)
         return -1;
     rx_index_runs(t);
+    rx_index_gram_runs(t);
     return 0;
 }
 
@@ -728,13 +860,38 @@ static char *rx_expand(const struct rx_rule *rule, const char *subject, const st
     return out.s;
 }
 
+/* Set the trigram bits of key in t->key_grams. */
+static void rx_key_grams(struct rx_table *t, const char *key, size_t klen)
+{
+    memset(t->key_grams, 0, sizeof(t->key_grams));
+    for (size_t i = 0; i + 3 <= klen; i++) {
+        unsigned h = gram_hash((const unsigned char *)key + i);
+        t->key_grams[h / 64] |= (uint64_t)1 << (h % 64);
+    }
+}
+
+/* 0 when the key lacks one of the rule's trigrams: its literal, and so any
+ * match, is not in the key. */
+static inline int rx_grams_present(const struct rx_table *t, const struct rx_rule *rule)
+{
+    for (int i = 0; i < rule->ngrams; i++) {
+        unsigned h = rule->grams[i];
+        if ((t->key_grams[h / 64] & ((uint64_t)1 << (h % 64))) == 0)
+            return 0;
+    }
+    return 1;
+}
+
 /* Run rule's regex on key (klen bytes, measured once per lookup, not once
- * per rule); 0 at once when key lacks the rule's prefix (the regex could
- * not match). */
-static int rx_try(struct rx_table *t, const struct rx_rule *rule, const char *key, size_t klen,
-                  struct rx_span *spans, size_t nspans, char *why, size_t whylen)
+ * per rule); 0 at once when key lacks the rule's prefix or required
+ * literal (the regex could not match). */
+static inline int rx_try(struct rx_table *t, const struct rx_rule *rule, const char *key,
+                         size_t klen, struct rx_span *spans, size_t nspans, char *why,
+                         size_t whylen)
 {
     if (rule->plen > 0 && !table_prefix_match(rule->prefix, rule->plen, rule->caseless, key))
+        return 0;
+    if (rule->ngrams > 0 && !rx_grams_present(t, rule))
         return 0;
     return t->engine->match(t, rule->re, key, klen, spans, nspans, why, whylen);
 }
@@ -777,6 +934,39 @@ static int rx_run_lookup(struct rx_table *t, size_t start, const char *key, size
     return 0;
 }
 
+/* The gram run starting at rules[start]: its rules whose first gram the
+ * key has are the candidates; try those in table order (rx_try checks
+ * every gram). */
+static int rx_gram_run_lookup(struct rx_table *t, size_t start, const char *key, size_t klen,
+                              struct rx_span *spans, size_t nspans, struct table_result *result)
+{
+    const struct rx_gram_run *run = t->rules[start].gram_run;
+    uint64_t *cand = t->candidates;
+    char why[256];
+
+    memset(cand, 0, run->words * sizeof(*cand));
+    for (size_t w = 0; w < RX_GRAM_BITS / 64; w++) {
+        for (uint64_t bits = t->key_grams[w]; bits != 0; bits &= bits - 1) {
+            const uint64_t *row = run->rows + (w * 64 + (size_t)__builtin_ctzll(bits)) * run->words;
+            for (size_t k = 0; k < run->words; k++)
+                cand[k] |= row[k];
+        }
+    }
+    for (size_t k = 0; k < run->words; k++) {
+        for (uint64_t bits = cand[k]; bits != 0; bits &= bits - 1) {
+            const struct rx_rule *rule = &t->rules[start + k * 64 + (size_t)__builtin_ctzll(bits)];
+            int rc = rx_try(t, rule, key, klen, spans, nspans, why, sizeof(why));
+            if (rc < 0) {
+                rx_warn_skipped(t, rule, why);
+            } else if (rc > 0) {
+                rx_fire(t, rule, key, spans, result);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int rx_lookup(struct table *table, const char *key, struct table_result *result)
 {
     struct rx_table *t = table->priv;
@@ -786,6 +976,9 @@ static int rx_lookup(struct table *table, const char *key, struct table_result *
     char why[256];
     int status = 0;
 
+    if (t->has_grams)
+        rx_key_grams(t, key, klen);
+
     for (size_t i = 0; i < t->count && status == 0;) {
         const struct rx_rule *rule = &t->rules[i];
         if (rule->op == RX_ENDIF) {
@@ -794,6 +987,11 @@ static int rx_lookup(struct table *table, const char *key, struct table_result *
         }
         if (rule->run != NULL) {
             status = rx_run_lookup(t, i, key, klen, spans, nspans, result);
+            i = rule->run_end;
+            continue;
+        }
+        if (rule->gram_run != NULL) {
+            status = rx_gram_run_lookup(t, i, key, klen, spans, nspans, result);
             i = rule->run_end;
             continue;
         }
