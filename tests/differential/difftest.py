@@ -9,7 +9,14 @@ sent to Postfix with XCLIENT and to scand with XFORWARD, and run through
 reach the same decision with the same reply text.
 
   difftest.py --build DIR --pfc DIR --front PORT --scan PORT --sink PORT
-              --work DIR [--only SUBSTRING] CASEFILE...
+              --work DIR [--only SUBSTRING] [--dns-server ADDR:PORT]
+              [--record FILE] CASEFILE...
+
+--dns-server gives scand `dns_servers = ADDR:PORT` (the DNS cases in
+tests/differential/dns/ run everything in a network namespace whose
+/etc/resolv.conf names the same server for Postfix). --record writes
+Postfix's replies, and the warnings its log gained during each envelope,
+to FILE (markdown), also for the envelopes of a case scand cannot run.
 
 Prints "ok ..." / "FAIL ..." per envelope, each difference indented below,
 and "N passed, N failed" at the end; exit status 1 when anything differs.
@@ -118,7 +125,8 @@ def without_params(text, names):
 
 
 def parse_envelope(line, path, no):
-    env = {"name": "unknown", "addr": "192.0.2.1", "helo": None, "from": "", "to": []}
+    env = {"name": "unknown", "addr": "192.0.2.1", "helo": None, "from": "", "to": [],
+           "reverse": None}
     for word in shlex.split(line, comments=True):
         key, sep, value = word.partition("=")
         if not sep:
@@ -130,6 +138,8 @@ def parse_envelope(line, path, no):
             env["name"], env["addr"] = m.group(1), m.group(2)
         elif key == "helo":
             env["helo"] = value
+        elif key == "reverse":
+            env["reverse"] = value
         elif key == "from":
             env["from"] = value[1:-1] if value.startswith("<") and value.endswith(">") else value
         elif key == "to":
@@ -142,8 +152,10 @@ def parse_envelope(line, path, no):
 
 
 def describe(env):
-    return "client=%s[%s] helo=%s from=<%s> to=%s" % (
-        env["name"], env["addr"], env["helo"] if env["helo"] is not None else "(none)",
+    return "client=%s[%s]%s helo=%s from=<%s> to=%s" % (
+        env["name"], env["addr"],
+        " reverse=%s" % env["reverse"] if env["reverse"] is not None else "",
+        env["helo"] if env["helo"] is not None else "(none)",
         env["from"], ",".join("<%s>" % r for r in env["to"]))
 
 
@@ -249,7 +261,12 @@ def talk_postfix(port, marker, env):
     out = []
     try:
         r = conn.cmd("EHLO localhost")
-        r = conn.cmd("XCLIENT " + client_attrs(env))
+        attrs = client_attrs(env)
+        if env["reverse"] is not None:
+            # Postfix only: XFORWARD has no REVERSE_NAME; scand must find it.
+            attrs += " REVERSE_NAME=" + ("[UNAVAILABLE]" if env["reverse"] == "unknown"
+                                         else xattr(env["reverse"]))
+        r = conn.cmd("XCLIENT " + attrs)
         if not r.startswith("220"):
             return [("XCLIENT", r)]
         if env["helo"] is not None:
@@ -336,6 +353,8 @@ class Runner:
         self.passed = 0
         self.failed = 0
         self.serial = 0
+        self.record = open(a.record, "w") if a.record else None
+        self.maillog = os.path.join(os.path.dirname(a.pfc), "maillog")
         base = os.path.join(a.pfc, "main.cf.difftest-base")
         if not os.path.exists(base):
             with open(os.path.join(a.pfc, "main.cf")) as f, open(base, "w") as g:
@@ -407,6 +426,8 @@ class Runner:
         with open(conf, "w") as f:
             f.write("listen = 127.0.0.1:%d\nrelay = 127.0.0.1:%d\nprocess_limit = 2\n"
                     "myhostname = localhost\n" % (self.a.scan, self.a.sink))
+            if self.a.dns_server:
+                f.write("dns_servers = %s\n" % self.a.dns_server)
             f.write("\n".join(common + lines) + "\n")
         log = open(os.path.join(self.a.work, case.name + ".scand.log"), "w")
         self.scand_proc = subprocess.Popen([self.scand, "-F", "-c", conf], stdout=log,
@@ -440,15 +461,44 @@ class Runner:
         conn.close()
         self.stop_scand()
         conf, why = self.start_scand(case, common, lines)
+        self.record_case(case, common, lines)
         if conf is None:
             self.fail("%s: scand does not start with these rules" % case.name, why)
+            if self.record is not None:
+                for no, env in case.envelopes:
+                    self.record_envelope(case, no, env, self.postfix_only(marker, env))
             return
         for no, env in case.envelopes:
             self.run_envelope(case, no, env, marker, conf)
 
+    def postfix_only(self, marker, env):
+        """Postfix's replies and the warnings it logged meanwhile."""
+        if self.record is None:
+            return talk_postfix(self.a.front, marker, env), []
+        mark = log_size(self.maillog)
+        pf = talk_postfix(self.a.front, marker, env)
+        return pf, maillog_warnings(self.maillog, mark)
+
+    def record_case(self, case, common, lines):
+        if self.record is None:
+            return
+        self.record.write("\n### %s\n\n```\n%s\n```\n\n" % (case.name, "\n".join(lines)))
+
+    def record_envelope(self, case, no, env, result):
+        if self.record is None:
+            return
+        pf, warnings = result
+        self.record.write("- `%s` (%s:%d)\n" % (describe(env), case.name, no))
+        for k, v in pf:
+            self.record.write("  - %s: `%s`\n" % (k, v))
+        for w in warnings:
+            self.record.write("  - log: `%s`\n" % w)
+        self.record.flush()
+
     def run_envelope(self, case, no, env, marker, conf):
         label = "%s:%d %s" % (case.name, no, describe(env))
-        pf = talk_postfix(self.a.front, marker, env)
+        pf, warnings = self.postfix_only(marker, env)
+        self.record_envelope(case, no, env, (pf, warnings))
         sc = talk_scand(self.a.scan, env)
         diffs = []
         for i in range(max(len(pf), len(sc))):
@@ -474,6 +524,35 @@ class Runner:
 
     def close(self):
         self.stop_scand()
+        if self.record is not None:
+            self.record.close()
+
+
+def log_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def maillog_warnings(path, offset, settle=0.3):
+    """Postfix's warning and reject_warning lines logged after offset,
+    without the log prefix (time, host, process)."""
+    time.sleep(settle)  # postlogd writes after smtpd replied
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        if "overriding earlier entry" in line:
+            continue
+        m = re.search(r"postfix/smtpd\[[0-9]+\]: (warning: .*|[0-9A-F]+: reject_warning: .*|NOQUEUE: reject_warning: .*)$", line)
+        if m:
+            out.append(m.group(1))
+    return out
 
 
 def maillog_tail(pfc):
@@ -509,6 +588,8 @@ def main():
     for opt in ("front", "scan", "sink"):
         ap.add_argument("--" + opt, type=int, required=True)
     ap.add_argument("--only", default="")
+    ap.add_argument("--dns-server", default="")
+    ap.add_argument("--record", default="")
     ap.add_argument("cases", nargs="+")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
