@@ -257,7 +257,8 @@ int worker_main(const struct scand_params *params, int listen_fd)
                                            params->smtp_connection_cache_time_limit);
     if (worker_setup_dns(&worker, params) < 0)
         return 1;
-    /* A session keeps its env for life; both live as long as the worker. */
+    /* A session keeps its env for life; both live as long as the worker.
+     * Copied last: every field of env must be set before this line. */
     worker.env_noxf = worker.env;
     worker.env_noxf.server_config.xforward_denied = 1;
     worker.listener = evconnlistener_new(worker.base, worker_accept_cb, &worker,
