@@ -12,6 +12,16 @@ smtpd_recipient_limit = 1000; see the README of the case where scand is
 deliberately stricter). It prints one line per check, "ok LABEL" or
 "FAIL LABEL: got ..., want ...", and exits 1 when a check failed. Every
 socket operation has a timeout, so a hung scand is a FAIL, never a hang.
+
+The cases where scand's reply differs from Postfix's are labelled
+"(scand: X, Postfix: Y)" and were reviewed one by one (SECURITY.md, "Where
+scand's replies differ from Postfix's on hostile bytes"): NUL in a command
+and a raw control character in an XFORWARD value stay stricter (Postfix's
+smtp client never sends either); a control character (^A, DEL) in an
+address should be accepted as Postfix does, because Postfix queues such
+mail and relays it to scand, where a 501 bounces it (found in that review;
+the fix belongs to smtp/smtp_envelope.c, and these expectations change with
+it); a CR inside a quoted address stays refused.
 """
 
 import argparse
