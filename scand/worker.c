@@ -216,20 +216,20 @@ static int worker_setup_env(struct worker *worker, const struct scand_params *pa
 
 /* A resolver only when some rule may need DNS: then every session of the
  * worker shares its cache. */
-static int worker_setup_dns(struct worker *worker, const struct scand_params *params)
+static void worker_setup_dns(struct worker *worker, const struct scand_params *params)
 {
     struct dns_config config;
     char err[256];
 
     if (!rules_need_dns(params->rules))
-        return 0;
+        return;
     params_dns_config(params, &config);
     worker->env.dns = dns_new(worker->base, &config, err, sizeof(err));
-    if (worker->env.dns == NULL) {
-        msg_error("DNS resolver: %s", err);
-        return -1;
-    }
-    return 0;
+    /* Without a resolver every lookup is a temporary failure: DNS lists do
+     * not match and unknown-domain checks defer, so nothing is wrongly
+     * rejected, and rules without DNS keep working. */
+    if (worker->env.dns == NULL)
+        msg_error("DNS resolver: %s: DNS lookups will fail temporarily", err);
 }
 
 int worker_main(const struct scand_params *params, int listen_fd)
@@ -255,8 +255,7 @@ int worker_main(const struct scand_params *params, int listen_fd)
         return 1;
     worker.env.relay_pool = relay_pool_new(worker.base, &worker.env.relay_config,
                                            params->smtp_connection_cache_time_limit);
-    if (worker_setup_dns(&worker, params) < 0)
-        return 1;
+    worker_setup_dns(&worker, params);
     /* A session keeps its env for life; both live as long as the worker.
      * Copied last: every field of env must be set before this line. */
     worker.env_noxf = worker.env;
