@@ -147,10 +147,11 @@ struct rx_table {
      * at a time, as the pcre match data above. */
     struct rx_span *spans;
     regmatch_t *pm; /* regexp only */
-    /* The trigram bits of the key being looked up, when any rule has
-     * grams (has_grams). */
+    /* The trigram bits of the key being looked up, computed when the first
+     * rule with grams is reached (grams_ready), not for lookups that never
+     * reach one (a header line whose name no prefixed rule has). */
     uint64_t key_grams[RX_GRAM_BITS / 64];
-    int has_grams;
+    int grams_ready;
     uint64_t *candidates; /* words of the largest gram run */
     size_t candidate_words;
     const char *path;
@@ -478,12 +479,17 @@ static inline int gram_fold(int ch)
     return ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch;
 }
 
-/* The bit of three bytes (folded). */
+/* The bit of three bytes, already folded. */
+static inline unsigned gram_hash3(uint32_t a, uint32_t b, uint32_t c)
+{
+    uint32_t h = a * 0x9E3779B1u ^ b * 0x85EBCA77u ^ c * 0xC2B2AE3Du;
+    return (h * 0x27D4EB2Fu) >> (32 - RX_GRAM_LOG2);
+}
+
 static inline unsigned gram_hash(const unsigned char *p)
 {
-    uint32_t h = (uint32_t)gram_fold(p[0]) * 0x9E3779B1u ^ (uint32_t)gram_fold(p[1]) * 0x85EBCA77u ^
-                 (uint32_t)gram_fold(p[2]) * 0xC2B2AE3Du;
-    return (h * 0x27D4EB2Fu) >> (32 - RX_GRAM_LOG2);
+    return gram_hash3((uint32_t)gram_fold(p[0]), (uint32_t)gram_fold(p[1]),
+                      (uint32_t)gram_fold(p[2]));
 }
 
 /* Keep trigrams of a literal every match contains, when one is proven:
@@ -827,8 +833,6 @@ static int rx_load(struct rx_table *t, struct table_lines *lines, char *err, siz
                      lines->first_line, fault.why);
             continue;
         }
-        if (rule.ngrams > 0)
-            t->has_grams = 1;
         if (rule.re != NULL && t->engine->groups(rule.re) > t->max_groups)
             t->max_groups = t->engine->groups(rule.re);
         t->rules = xgrow(t->rules, &t->cap, t->count + 1, sizeof(*t->rules));
@@ -860,20 +864,33 @@ static char *rx_expand(const struct rx_rule *rule, const char *subject, const st
     return out.s;
 }
 
-/* Set the trigram bits of key in t->key_grams. */
+/* Set the trigram bits of key in t->key_grams, once per lookup. */
 static void rx_key_grams(struct rx_table *t, const char *key, size_t klen)
 {
+    if (t->grams_ready)
+        return;
+    t->grams_ready = 1;
     memset(t->key_grams, 0, sizeof(t->key_grams));
-    for (size_t i = 0; i + 3 <= klen; i++) {
-        unsigned h = gram_hash((const unsigned char *)key + i);
+    if (klen < 3)
+        return;
+    /* Each byte folded once, carried through its three trigrams. */
+    const unsigned char *k = (const unsigned char *)key;
+    uint32_t a = (uint32_t)gram_fold(k[0]), b = (uint32_t)gram_fold(k[1]);
+    for (size_t i = 2; i < klen; i++) {
+        uint32_t c = (uint32_t)gram_fold(k[i]);
+        unsigned h = gram_hash3(a, b, c);
         t->key_grams[h / 64] |= (uint64_t)1 << (h % 64);
+        a = b;
+        b = c;
     }
 }
 
 /* 0 when the key lacks one of the rule's trigrams: its literal, and so any
  * match, is not in the key. */
-static inline int rx_grams_present(const struct rx_table *t, const struct rx_rule *rule)
+static inline int rx_grams_present(struct rx_table *t, const struct rx_rule *rule, const char *key,
+                                   size_t klen)
 {
+    rx_key_grams(t, key, klen);
     for (int i = 0; i < rule->ngrams; i++) {
         unsigned h = rule->grams[i];
         if ((t->key_grams[h / 64] & ((uint64_t)1 << (h % 64))) == 0)
@@ -891,7 +908,7 @@ static inline int rx_try(struct rx_table *t, const struct rx_rule *rule, const c
 {
     if (rule->plen > 0 && !table_prefix_match(rule->prefix, rule->plen, rule->caseless, key))
         return 0;
-    if (rule->ngrams > 0 && !rx_grams_present(t, rule))
+    if (rule->ngrams > 0 && !rx_grams_present(t, rule, key, klen))
         return 0;
     return t->engine->match(t, rule->re, key, klen, spans, nspans, why, whylen);
 }
@@ -944,6 +961,7 @@ static int rx_gram_run_lookup(struct rx_table *t, size_t start, const char *key,
     uint64_t *cand = t->candidates;
     char why[256];
 
+    rx_key_grams(t, key, klen);
     memset(cand, 0, run->words * sizeof(*cand));
     for (size_t w = 0; w < RX_GRAM_BITS / 64; w++) {
         for (uint64_t bits = t->key_grams[w]; bits != 0; bits &= bits - 1) {
@@ -976,8 +994,7 @@ static int rx_lookup(struct table *table, const char *key, struct table_result *
     char why[256];
     int status = 0;
 
-    if (t->has_grams)
-        rx_key_grams(t, key, klen);
+    t->grams_ready = 0;
 
     for (size_t i = 0; i < t->count && status == 0;) {
         const struct rx_rule *rule = &t->rules[i];
