@@ -26,11 +26,12 @@ sender@sink.test    sender
 rhsbl@sink.test     rhsbl
 helo@sink.test      helo
 rclient@sink.test   rclient
+client@sink.test    client
 EOT
 RULES="dns_servers = 127.0.0.1:$DNSPORT
 dns_query_timeout = 1s
 dns_query_attempts = 1
-smtpd_restriction_classes = rbl, filt, dnswl, tbl, sender, rhsbl, helo, rclient
+smtpd_restriction_classes = rbl, filt, dnswl, tbl, sender, rhsbl, helo, rclient, client
 rbl = reject_rbl_client bl.test
 filt = reject_rbl_client bl.test=127.0.0.4
 dnswl = permit_dnswl_client wl.test, reject_rbl_client bl.test
@@ -39,6 +40,7 @@ sender = reject_unknown_sender_domain
 rhsbl = reject_rhsbl_sender rhsbl.test
 helo = reject_unknown_helo_hostname
 rclient = reject_unknown_reverse_client_hostname
+client = reject_unknown_client_hostname
 relay_domains = sink.test
 smtpd_recipient_restrictions = check_recipient_access texthash:$T/classes"
 
@@ -85,6 +87,8 @@ send helo-bad 192.0.2.1 x@a-only.test helo@sink.test bad.nx.test
 send helo-good 192.0.2.1 x@a-only.test helo@sink.test mx-only.test
 send rclient-noptr 192.0.2.32 x@a-only.test rclient@sink.test
 send rclient-ptr 192.0.2.31 x@a-only.test rclient@sink.test
+send client-forged 192.0.2.31 x@a-only.test client@sink.test
+send client-good 192.0.2.30 x@a-only.test client@sink.test
 sleep 4
 postqueue -c "$PFC" -f
 sleep 2
@@ -124,8 +128,11 @@ expect_eq "no PTR: reject_unknown_reverse_client_hostname defers (450 4.7.1)" \
     "$(deferred '450 4\.7\.1 Client host rejected: cannot find your reverse hostname, \[192\.0\.2\.32\]')" 1
 expect_eq "a PTR that does not resolve back still has a reverse name: delivered" \
     "$(delivered rclient-ptr)" yes
+expect_eq "PTR whose name does not resolve back: reject_unknown_client_hostname defers (450 4.7.25)" \
+    "$(deferred '450 4\.7\.25 Client host rejected: cannot find your hostname, \[192\.0\.2\.31\]')" 1
+expect_eq "PTR and forward lookup agree: delivered" "$(delivered client-good)" yes
 expect_eq "nothing was lost: every message delivered, bounced or still queued" \
-    "$(($(ls "$SINKDIR"/*.eml 2>/dev/null | wc -l) + $(grep -c 'postfix/smtp\[.*status=bounced' "$W/pf/maillog") + $(it_queue_count)))" 19
+    "$(($(ls "$SINKDIR"/*.eml 2>/dev/null | wc -l) + $(grep -c 'postfix/smtp\[.*status=bounced' "$W/pf/maillog") + $(it_queue_count)))" 21
 
 # 50 messages at once whose DNSBL lookups all time out (1 s each): with
 # lookups that blocked a worker, 50 would take 50 s per worker's share.
