@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "rules/rules.h"
+#include "smtp/smtp_envelope.h"
 #include "scand/dns.h"
 #include "scand/params.h"
 #include "scand/policy.h"
@@ -410,7 +411,11 @@ static void testmode_query(struct testmode *tm, const struct testmode_options *o
     const char *addr = policy_client_addr(opts->client_addr ? opts->client_addr : "unknown",
                                           tm->client_addr, sizeof(tm->client_addr));
 
-    tm->query.client_name = opts->client_name ? opts->client_name : "unknown";
+    /* As the session reads XFORWARD: [UNAVAILABLE] and [TEMPUNAVAIL] are "unknown". */
+    tm->query.client_name =
+        opts->client_name == NULL || smtp_xforward_unavailable(opts->client_name)
+            ? "unknown"
+            : opts->client_name;
     tm->query.client_addr = addr;
     tm->query.helo = opts->helo;
     tm->query.protocol = opts->protocol ? opts->protocol : "ESMTP";
