@@ -2,7 +2,8 @@
 # DNS-based restrictions through the real sandwich (issue 7), against a real
 # DNS server (tests/dns: unbound on a loopback port, dns_servers points
 # scand at it): DNSBL with and without TXT, the result filter, DNSWL,
-# RHSBL, unknown sender domain, unknown HELO hostname, unknown reverse
+# RHSBL (sender, HELO, reverse client), rbl_reply_maps, unknown sender
+# domain, unknown HELO hostname, unknown client and reverse
 # client hostname, each with Postfix's reply text as the front Postfix
 # logs it; DNS trouble: a DNSBL that times out is not a listing (Postfix
 # logs a warning and goes on), an unknown-domain check that cannot get an
@@ -27,11 +28,18 @@ rhsbl@sink.test     rhsbl
 helo@sink.test      helo
 rclient@sink.test   rclient
 client@sink.test    client
+rhhelo@sink.test    rhhelo
+rhrev@sink.test     rhrev
+mapped@sink.test    mapped
+EOT
+cat >"$T/rbl_reply" <<EOT
+bl.test=127.0.0.2   \$rbl_code 5.7.1 Mapped: \$rbl_what is on \$rbl_domain (\$rbl_txt)
 EOT
 RULES="dns_servers = 127.0.0.1:$DNSPORT
 dns_query_timeout = 1s
 dns_query_attempts = 1
-smtpd_restriction_classes = rbl, filt, dnswl, tbl, sender, rhsbl, helo, rclient, client
+smtpd_restriction_classes = rbl, filt, dnswl, tbl, sender, rhsbl, helo, rclient, client,
+    rhhelo, rhrev, mapped
 rbl = reject_rbl_client bl.test
 filt = reject_rbl_client bl.test=127.0.0.4
 dnswl = permit_dnswl_client wl.test, reject_rbl_client bl.test
@@ -41,6 +49,10 @@ rhsbl = reject_rhsbl_sender rhsbl.test
 helo = reject_unknown_helo_hostname
 rclient = reject_unknown_reverse_client_hostname
 client = reject_unknown_client_hostname
+rhhelo = reject_rhsbl_helo rhsbl.test
+rhrev = reject_rhsbl_reverse_client rhsbl.test
+mapped = reject_rbl_client bl.test=127.0.0.2
+rbl_reply_maps = texthash:$T/rbl_reply
 relay_domains = sink.test
 smtpd_recipient_restrictions = check_recipient_access texthash:$T/classes"
 
@@ -89,6 +101,9 @@ send rclient-noptr 192.0.2.32 x@a-only.test rclient@sink.test
 send rclient-ptr 192.0.2.31 x@a-only.test rclient@sink.test
 send client-forged 192.0.2.31 x@a-only.test client@sink.test
 send client-good 192.0.2.30 x@a-only.test client@sink.test
+send rhhelo 192.0.2.1 x@a-only.test rhhelo@sink.test bad-helo.test
+send rhrev 192.0.2.33 x@a-only.test rhrev@sink.test
+send mapped 127.0.0.2 x@a-only.test mapped@sink.test
 sleep 4
 postqueue -c "$PFC" -f
 sleep 2
@@ -131,8 +146,14 @@ expect_eq "a PTR that does not resolve back still has a reverse name: delivered"
 expect_eq "PTR whose name does not resolve back: reject_unknown_client_hostname defers (450 4.7.25)" \
     "$(deferred '450 4\.7\.25 Client host rejected: cannot find your hostname, \[192\.0\.2\.31\]')" 1
 expect_eq "PTR and forward lookup agree: delivered" "$(delivered client-good)" yes
+expect_eq "RHSBL helo: listed HELO name rejected" \
+    "$(bounced '554 5\.7\.1 Service unavailable; Helo command \[bad-helo\.test\] blocked using rhsbl\.test')" 1
+expect_eq "RHSBL reverse client: the PTR name (looked up by scand) is listed" \
+    "$(bounced '554 5\.7\.1 Service unavailable; Unverified Client host \[ptr-bad\.test\] blocked using rhsbl\.test')" 1
+expect_eq "rbl_reply_maps: the mapped template, expanded" \
+    "$(bounced '554 5\.7\.1 Mapped: 127\.0\.0\.2 is on bl\.test (Listed: see http://bl\.test/q?127\.0\.0\.2)')" 1
 expect_eq "nothing was lost: every message delivered, bounced or still queued" \
-    "$(($(ls "$SINKDIR"/*.eml 2>/dev/null | wc -l) + $(grep -c 'postfix/smtp\[.*status=bounced' "$W/pf/maillog") + $(it_queue_count)))" 21
+    "$(($(ls "$SINKDIR"/*.eml 2>/dev/null | wc -l) + $(grep -c 'postfix/smtp\[.*status=bounced' "$W/pf/maillog") + $(it_queue_count)))" 24
 
 # 50 messages at once whose DNSBL lookups all time out (1 s each): with
 # lookups that blocked a worker, 50 would take 50 s per worker's share.
