@@ -170,7 +170,7 @@ san_reports() {
 }
 
 SAN_TESTS="test_passthrough test_restrictions test_smuggling test_mime_corpus test_max_use
-test_lmtp test_signals test_content_deadline"
+test_lmtp test_signals test_content_deadline test_dns"
 if [ -z "$FILTER" ] && [ -z "${SCAND_SKIP_HARDENING:-}" ]; then
     stage_start=$(date +%s)
     say "sanitizers: ASan+UBSan build ($SAN_BUILD)"
