@@ -112,22 +112,29 @@ const char *rules_dns_type_name(enum rules_dns_type type)
     return "?";
 }
 
+/* Format a line for one of the environment's callbacks (none: nothing). */
+static void dns_emit(void (*emit)(void *ctx, const char *text), void *ctx, const char *fmt,
+                     va_list ap) __attribute__((format(printf, 3, 0)));
+static void dns_emit(void (*emit)(void *ctx, const char *text), void *ctx, const char *fmt,
+                     va_list ap)
+{
+    char *text;
+
+    if (emit == NULL || vasprintf(&text, fmt, ap) < 0)
+        return;
+    emit(ctx, text);
+    free(text);
+}
+
 static void dns_explain(const struct rules_dns_env *env, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void dns_explain(const struct rules_dns_env *env, const char *fmt, ...)
 {
     va_list ap;
-    char *text;
 
-    if (env->explain == NULL)
-        return;
     va_start(ap, fmt);
-    if (vasprintf(&text, fmt, ap) < 0)
-        text = NULL;
+    dns_emit(env->explain, env->ctx, fmt, ap);
     va_end(ap);
-    if (text != NULL)
-        env->explain(env->ctx, text);
-    free(text);
 }
 
 static void dns_warn(const struct rules_dns_env *env, const char *fmt, ...)
@@ -135,17 +142,10 @@ static void dns_warn(const struct rules_dns_env *env, const char *fmt, ...)
 static void dns_warn(const struct rules_dns_env *env, const char *fmt, ...)
 {
     va_list ap;
-    char *text;
 
-    if (env->warn == NULL)
-        return;
     va_start(ap, fmt);
-    if (vasprintf(&text, fmt, ap) < 0)
-        text = NULL;
+    dns_emit(env->warn, env->ctx, fmt, ap);
     va_end(ap);
-    if (text != NULL)
-        env->warn(env->ctx, text);
-    free(text);
 }
 
 /* The records of an answer for an explain line: "127.0.0.2, 127.0.0.3". */
