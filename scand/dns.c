@@ -17,28 +17,15 @@
  * c-ares doubles the timeout of each round of retries over the server list,
  * so one lookup may last query_timeout_ms * (2^attempts - 1) per server.
  *
- * Answers are parsed with glibc's libresolv (ns_initparse/ns_parserr),
- * which gives every record's TTL and the SOA of the authority section;
- * c-ares' own parsers drop both for MX and TXT.
+ * The reply's bytes become a struct dns_result in dns_reply.c (I/O-free,
+ * fuzzed on its own), which states the policy: records of the type are
+ * OK, NXDOMAIN is NOTFOUND, NOERROR without them NODATA, everything else
+ * RETRY, never a reason to reject.
  *
- * Policy, as Postfix's resolver maps res_query() outcomes (dns_lookup.c):
- *  - records of the asked type in the answer: RULES_DNS_OK. Through a
- *    CNAME chain only the records of the asked type are returned.
- *  - NXDOMAIN: RULES_DNS_NOTFOUND ("Host not found").
- *  - NOERROR without records of the type: RULES_DNS_NODATA ("Host found but
- *    no data record of requested type").
- *  - timeout, SERVFAIL, REFUSED, connection refused, anything else:
- *    RULES_DNS_RETRY ("Host not found, try again", Postfix's TRY_AGAIN
- *    wording); a reply that does not parse is RETRY too ("Malformed or
- *    unexpected name server reply"): never a reason to reject.
- *  - a name that cannot be a domain name is NOTFOUND ("invalid host or
- *    domain name"), as Postfix's DNS_INVAL is handled like not found.
- *
- * Cache: keyed by (lower-cased name, type). A positive answer lives for the
- * smallest TTL of the answer records (CNAMEs included); a negative one for
- * min(SOA TTL, SOA MINIMUM) of the authority section's SOA, or 60 s when
- * the server sent none; both at most one day. RETRY is never cached. The
- * cache holds at most cache_size answers, least recently used go first.
+ * Cache: keyed by (lower-cased name, type), for the TTL dns_reply.c gives
+ * (the records' smallest, or the SOA's negative TTL; at most one day).
+ * RETRY is never cached. The cache holds at most cache_size answers,
+ * least recently used go first.
  * Identical queries in flight are sent once; each waiter that asked joins
  * the query. A waiter that did not send the query itself (cache hit, or a
  * query another waiter sent) sees from_cache = 1.
@@ -56,7 +43,6 @@
 #include <ctype.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <resolv.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,28 +53,11 @@
 #include <event2/event.h>
 
 #include "scand/dns.h"
+#include "scand/dns_reply.h"
 #include "util/msg.h"
 #include "util/xalloc.h"
 
-#define DNS_TTL_MAX 86400      /* cap on any cached answer */
-#define DNS_NEG_TTL_DEFAULT 60 /* negative answer without a SOA */
-#define DNS_NAME_MAX 1025      /* dn_expand output, with its NUL */
-
-static const char why_notfound[] = "Host not found";
-static const char why_nodata[] = "Host found but no data record of requested type";
-static const char why_retry[] = "Host not found, try again";
-static const char why_malformed[] = "Malformed or unexpected name server reply";
-static const char why_invalid[] = "invalid host or domain name";
 static const char why_budget[] = "DNS time budget spent";
-
-/* An answer as stored, in the cache or a waiter: it owns its texts. */
-struct dns_result {
-    enum rules_dns_status status;
-    struct rules_dns_record *records;
-    size_t count;
-    unsigned ttl;
-    const char *why; /* one of the static why_* texts */
-};
 
 struct dns_cache_node {
     char *name;
@@ -170,23 +139,6 @@ static long long dns_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int dns_ns_type(enum rules_dns_type type)
-{
-    switch (type) {
-    case RULES_DNS_A:
-        return ns_t_a;
-    case RULES_DNS_AAAA:
-        return ns_t_aaaa;
-    case RULES_DNS_MX:
-        return ns_t_mx;
-    case RULES_DNS_TXT:
-        return ns_t_txt;
-    case RULES_DNS_PTR:
-        return ns_t_ptr;
-    }
-    msg_panic("dns: bad record type %d", (int)type);
-}
-
 static char *dns_lower_dup(const char *name)
 {
     char *copy = xstrdup(name);
@@ -219,34 +171,6 @@ static int dns_name_ok(const char *name)
         }
     }
     return label > 0;
-}
-
-static void dns_result_clear(struct dns_result *result)
-{
-    for (size_t i = 0; i < result->count; i++)
-        free((char *)result->records[i].text);
-    free(result->records);
-    memset(result, 0, sizeof(*result));
-}
-
-static void dns_result_copy(struct dns_result *to, const struct dns_result *from)
-{
-    *to = *from;
-    to->records = NULL;
-    if (from->count == 0)
-        return;
-    to->records = xcalloc(from->count, sizeof(*to->records));
-    for (size_t i = 0; i < from->count; i++) {
-        to->records[i].text = xstrdup(from->records[i].text);
-        to->records[i].pref = from->records[i].pref;
-    }
-}
-
-static void dns_result_set(struct dns_result *result, enum rules_dns_status status, const char *why)
-{
-    memset(result, 0, sizeof(*result));
-    result->status = status;
-    result->why = why;
 }
 
 /* ---- servers ---- */
@@ -507,175 +431,6 @@ static void dns_cache_put(struct dns *dns, const char *name, enum rules_dns_type
     dns->cache_count++;
 }
 
-/* ---- reply parsing ---- */
-
-static unsigned dns_ttl_cap(unsigned long ttl)
-{
-    return ttl > DNS_TTL_MAX ? DNS_TTL_MAX : (unsigned)ttl;
-}
-
-/* The record's text as rules_dns_record wants it; NULL when malformed. */
-static char *dns_rr_text(ns_msg *msg, ns_rr *rr, unsigned *pref)
-{
-    const unsigned char *rdata = ns_rr_rdata(*rr);
-    size_t rdlen = ns_rr_rdlen(*rr);
-    char buf[DNS_NAME_MAX];
-
-    *pref = 0;
-    switch (ns_rr_type(*rr)) {
-    case ns_t_a:
-        if (rdlen != 4 || inet_ntop(AF_INET, rdata, buf, sizeof(buf)) == NULL)
-            return NULL;
-        return xstrdup(buf);
-    case ns_t_aaaa:
-        if (rdlen != 16 || inet_ntop(AF_INET6, rdata, buf, sizeof(buf)) == NULL)
-            return NULL;
-        return xstrdup(buf);
-    case ns_t_mx:
-        if (rdlen < 3)
-            return NULL;
-        *pref = ns_get16(rdata);
-        rdata += 2;
-        /* FALLTHROUGH */
-    case ns_t_ptr:
-        if (dn_expand(ns_msg_base(*msg), ns_msg_end(*msg), rdata, buf, sizeof(buf)) < 0)
-            return NULL;
-        if (strcmp(buf, ".") == 0) /* the null MX (RFC 7505) */
-            buf[0] = '\0';
-        return dns_lower_dup(buf);
-    case ns_t_txt: {
-        char *text = xmalloc(rdlen + 1);
-        size_t used = 0;
-        for (size_t at = 0; at < rdlen;) {
-            size_t slen = rdata[at++];
-            if (slen > rdlen - at) {
-                free(text);
-                return NULL;
-            }
-            memcpy(text + used, rdata + at, slen);
-            used += slen;
-            at += slen;
-        }
-        text[used] = '\0';
-        return text;
-    }
-    default:
-        return NULL;
-    }
-}
-
-/* RFC 2308 section 5: a negative answer lives min(SOA TTL, SOA MINIMUM). */
-static unsigned dns_negative_ttl(ns_msg *msg)
-{
-    int count = ns_msg_count(*msg, ns_s_ns);
-
-    for (int i = 0; i < count; i++) {
-        ns_rr rr;
-        const unsigned char *rdata, *end;
-        int len;
-        unsigned long minimum;
-
-        if (ns_parserr(msg, ns_s_ns, i, &rr) < 0 || ns_rr_type(rr) != ns_t_soa)
-            continue;
-        rdata = ns_rr_rdata(rr);
-        end = rdata + ns_rr_rdlen(rr);
-        if ((len = dn_skipname(rdata, end)) < 0)
-            continue;
-        rdata += len;
-        if ((len = dn_skipname(rdata, end)) < 0)
-            continue;
-        rdata += len;
-        if (end - rdata < 20)
-            continue;
-        minimum = ns_get32(rdata + 16);
-        return dns_ttl_cap(minimum < ns_rr_ttl(rr) ? minimum : ns_rr_ttl(rr));
-    }
-    return DNS_NEG_TTL_DEFAULT;
-}
-
-static void dns_parse_records(ns_msg *msg, int want, struct dns_result *result)
-{
-    int count = ns_msg_count(*msg, ns_s_an);
-    unsigned long ttl = DNS_TTL_MAX;
-
-    result->records = xcalloc((size_t)count + 1, sizeof(*result->records));
-    for (int i = 0; i < count; i++) {
-        ns_rr rr;
-        char *text;
-        unsigned pref;
-
-        if (ns_parserr(msg, ns_s_an, i, &rr) < 0) {
-            dns_result_clear(result);
-            dns_result_set(result, RULES_DNS_RETRY, why_malformed);
-            return;
-        }
-        if (ns_rr_class(rr) != ns_c_in)
-            continue;
-        if (ns_rr_type(rr) == ns_t_cname && ns_rr_ttl(rr) < ttl)
-            ttl = ns_rr_ttl(rr);
-        if ((int)ns_rr_type(rr) != want)
-            continue;
-        if ((text = dns_rr_text(msg, &rr, &pref)) == NULL) {
-            dns_result_clear(result);
-            dns_result_set(result, RULES_DNS_RETRY, why_malformed);
-            return;
-        }
-        result->records[result->count].text = text;
-        result->records[result->count].pref = pref;
-        result->count++;
-        if (ns_rr_ttl(rr) < ttl)
-            ttl = ns_rr_ttl(rr);
-    }
-    if (result->count > 0) {
-        result->status = RULES_DNS_OK;
-        result->ttl = dns_ttl_cap(ttl);
-        result->why = NULL;
-    } else {
-        free(result->records);
-        result->records = NULL;
-        dns_result_set(result, RULES_DNS_NODATA, why_nodata);
-        result->ttl = dns_negative_ttl(msg);
-    }
-}
-
-/* c-ares' status and reply to our answer. */
-static void dns_result_from_reply(int status, const unsigned char *abuf, int alen,
-                                  enum rules_dns_type type, struct dns_result *result)
-{
-    ns_msg msg;
-
-    dns_result_set(result, RULES_DNS_RETRY, why_retry);
-    switch (status) {
-    case ARES_SUCCESS:
-    case ARES_ENOTFOUND:
-    case ARES_ENODATA:
-        break;
-    case ARES_EBADNAME:
-        dns_result_set(result, RULES_DNS_NOTFOUND, why_invalid);
-        return;
-    case ARES_EBADRESP:
-        result->why = why_malformed;
-        return;
-    default: /* timeout, SERVFAIL, REFUSED, connection refused, ... */
-        return;
-    }
-    if (abuf == NULL || alen <= 0 || ns_initparse(abuf, alen, &msg) < 0) {
-        result->why = why_malformed;
-        return;
-    }
-    switch (ns_msg_getflag(msg, ns_f_rcode)) {
-    case ns_r_nxdomain:
-        dns_result_set(result, RULES_DNS_NOTFOUND, why_notfound);
-        result->ttl = dns_negative_ttl(&msg);
-        return;
-    case ns_r_noerror:
-        dns_parse_records(&msg, dns_ns_type(type), result);
-        return;
-    default:
-        return;
-    }
-}
-
 /* ---- waiters ---- */
 
 static void dns_waiter_finish_wait(struct dns_waiter *waiter)
@@ -739,7 +494,7 @@ static void dns_query_done(void *arg, int status, int timeouts, unsigned char *a
         dns_query_free(query);
         return;
     }
-    dns_result_from_reply(status, abuf, alen, query->type, &result);
+    dns_reply_parse(status, abuf, alen, query->type, &result);
     dns_cache_put(query->dns, query->name, query->type, &result);
     while (query->entries != NULL) {
         struct dns_entry *entry = query->entries;
@@ -782,7 +537,8 @@ static void dns_query_start(struct dns *dns, struct dns_entry *entry)
         dns->queries->prev = query;
     dns->queries = query;
     dns_query_join(query, entry);
-    ares_query(dns->channel, query->name, ns_c_in, dns_ns_type(query->type), dns_query_done, query);
+    ares_query(dns->channel, query->name, ns_c_in, dns_reply_qtype(query->type), dns_query_done,
+               query);
     dns_timer_update(dns);
 }
 
@@ -848,7 +604,7 @@ static void dns_entry_resolve(struct dns_waiter *waiter, struct dns_entry *entry
         return;
     }
     if (!dns_name_ok(entry->name)) {
-        dns_result_set(&entry->result, RULES_DNS_NOTFOUND, why_invalid);
+        dns_result_set(&entry->result, RULES_DNS_NOTFOUND, dns_why_invalid);
         return;
     }
     if (dns_waiter_spent(waiter)) {
