@@ -18,7 +18,9 @@
  *
  * Exits 1 on the first disagreement, printing the pattern and key.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <stdio.h>
