@@ -54,6 +54,7 @@ dict_for() {
     case $1 in
     fuzz_smtp_server) echo "$FUZZ/dict/smtp.dict" ;;
     fuzz_smtp_client) echo "$FUZZ/dict/reply.dict" ;;
+    fuzz_dns_reply) echo "$FUZZ/dict/dns.dict" ;;
     esac
 }
 
