@@ -10,6 +10,8 @@ set -u
 BUILD=${1:-build}
 SCAND=$BUILD/bin/scand
 TMP=$(mktemp -d /tmp/test_master.XXXXXX)
+# The master rereads its config as the unprivileged user on SIGHUP.
+chmod 755 "$TMP"
 CONF=$TMP/scand.conf
 LOG=$TMP/scand.log
 PID=

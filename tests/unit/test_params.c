@@ -58,7 +58,7 @@ static void assert_defaults(const struct scand_params *p)
     assert_string_equal(p->relay, "127.0.0.1:10026");
     assert_int_equal(p->process_limit, 10);
     assert_int_equal(p->max_use, 100);
-    assert_string_equal(p->user, "");
+    assert_string_equal(p->user, "scand");
     assert_int_equal(p->drain_timeout, 60);
     assert_int_equal(p->worker_session_limit, 100);
     assert_int_equal(p->data_line_limit, 1048576);
