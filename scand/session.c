@@ -385,7 +385,8 @@ static struct relay *session_relay(struct session *session)
     return session->relay;
 }
 
-/* The transaction's view of the worker's resolver (NULL: no rule needs DNS). */
+/* The current check's view of the worker's resolver (NULL: no rule needs
+ * DNS), with what the transaction has left of its DNS budget. */
 static const struct rules_dns *session_dns(struct session *session)
 {
     if (session->env->dns == NULL)
