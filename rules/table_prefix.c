@@ -57,26 +57,29 @@ static const char *skip_bracket(const char *p)
     return p + 1;
 }
 
-/* 1 when the rest of a pattern (after the literal run) has no top-level
- * alternative and nothing else that could move the match start. */
-static int rest_is_safe(const char *p)
+/* The shared walk of rest_is_safe() and pcre_top_level_safe(): 1 when p
+ * has no top-level '|', no escape in bad_escapes (\Q always: its literal
+ * text would be read as syntax), no group but plain, (?:, lookaround and
+ * named ones (inline options, comments, verbs: give up), and, when
+ * balanced, no group left open. skip reads the dialect's bracket
+ * expressions. */
+static int top_level_safe(const char *p, const char *bad_escapes, const char *(*skip)(const char *),
+                          int balanced)
 {
     int depth = 0;
 
     while (*p) {
         switch (*p) {
         case '\\':
-            if (p[1] == 0 || p[1] == 'Q')
+            if (p[1] == 0 || strchr(bad_escapes, p[1]) != NULL)
                 return 0;
             p += 2;
             continue;
         case '[':
-            if ((p = skip_bracket(p)) == NULL)
+            if ((p = skip(p)) == NULL)
                 return 0;
             continue;
         case '(':
-            /* Plain groups, (?:, lookarounds, named groups only; inline
-             * options, comments, verbs and the rest: give up. */
             if (p[1] == '*' || (p[1] == '?' && strchr(":=!<", p[2] == 0 ? '?' : p[2]) == NULL))
                 return 0;
             depth++;
@@ -94,7 +97,14 @@ static int rest_is_safe(const char *p)
         }
         p++;
     }
-    return 1;
+    return !balanced || depth == 0;
+}
+
+/* 1 when the rest of a pattern (after the literal run) has no top-level
+ * alternative and nothing else that could move the match start. */
+static int rest_is_safe(const char *p)
+{
+    return top_level_safe(p, "Q", skip_bracket, 0);
 }
 
 size_t table_pattern_prefix(const char *pattern, int anchored, struct tbuf *out)
@@ -229,38 +239,7 @@ static const char *skip_pcre_bracket(const char *p)
  * ((?x) would make white space and '#' meaningless). */
 static int pcre_top_level_safe(const char *p)
 {
-    int depth = 0;
-
-    while (*p) {
-        switch (*p) {
-        case '\\':
-            if (p[1] == 0 || p[1] == 'Q' || p[1] == 'E' || p[1] == 'c')
-                return 0;
-            p += 2;
-            continue;
-        case '[':
-            if ((p = skip_pcre_bracket(p)) == NULL)
-                return 0;
-            continue;
-        case '(':
-            if (p[1] == '*' || (p[1] == '?' && strchr(":=!<", p[2] == 0 ? '?' : p[2]) == NULL))
-                return 0;
-            depth++;
-            break;
-        case ')':
-            if (--depth < 0)
-                return 0;
-            break;
-        case '|':
-            if (depth == 0)
-                return 0;
-            break;
-        default:
-            break;
-        }
-        p++;
-    }
-    return depth == 0;
+    return top_level_safe(p, "QEc", skip_pcre_bracket, 1);
 }
 
 /* Skip a group at p ('('), nested groups and brackets included; NULL when
