@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "rules/table.h"
+#include "rules/table_internal.h"
 
 static void write_file(char *path, const char *text)
 {
@@ -412,6 +413,48 @@ static void test_prefix_unsafe_patterns(void **state)
                sizeof(prefix_bracket_pcre_cases) / sizeof(prefix_bracket_pcre_cases[0]));
 }
 
+/* table_pattern_required(): the literal every match must contain, which the
+ * lookup uses to skip rules whose literal the key lacks. Taking too much
+ * would change answers (a rule skipped that would have matched), so each
+ * case that gives less than the visible text says why. */
+struct required_case {
+    const char *pattern;
+    const char *literal; /* "" when none can be proven */
+};
+
+static const struct required_case required_cases[] = {
+    {"^Subject: .*viagra", "Subject: "},
+    {"^Subject:.*cheap pills", "cheap pills"},
+    {"foo\\.bar", "foo.bar"},
+    {"abc?def", "def"},   /* c may be absent: "ab", then "def" */
+    {"abcd*", "abc"},     /* d may be absent */
+    {"abcd+x", "abc"},    /* d repeated: the run ends before it */
+    {"xyz{2}abcd", "xy"}, /* a '{' ends the reading */
+    {"[abc]hello\\d+wo", "hello"},
+    {"(group|other)hello world", "hello world"},
+    {"hello(?:x)?world!", "world!"},
+    {"a|bcdef", ""},    /* top-level alternation */
+    {"(?i)viagra", ""}, /* an inline option may change the letters */
+    {"\\Qabc\\E", ""},  /* quoting is not read */
+    {"\\x41bcdef", ""}, /* an escape with an argument stops the reading */
+    {"^\\s*Received: from", "Received: from"},
+    {"", ""},
+};
+
+static void test_pattern_required(void **state)
+{
+    (void)state;
+    struct tbuf out = {0};
+    for (size_t i = 0; i < sizeof(required_cases) / sizeof(required_cases[0]); i++) {
+        const struct required_case *c = &required_cases[i];
+        size_t len = table_pattern_required(c->pattern, &out);
+        if (len != strlen(c->literal) || (len > 0 && memcmp(out.s, c->literal, len) != 0))
+            fail_msg("pattern \"%s\": literal \"%.*s\", expected \"%s\"", c->pattern, (int)len,
+                     len > 0 ? out.s : "", c->literal);
+    }
+    tbuf_free(&out);
+}
+
 /* A generated header_checks table of 1,000 "^Name:" rules, against the
  * same table with every pattern wrapped in a group, from which no prefix
  * can be taken: every key must give the same status, value and line. Per
@@ -622,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_pcre_match_limit),
         cmocka_unit_test(test_prefix_unsafe_patterns),
         cmocka_unit_test(test_prefix_matches_reference),
+        cmocka_unit_test(test_pattern_required),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
