@@ -16,6 +16,7 @@ import glob
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -53,6 +54,21 @@ def ensure_scand_user():
     except KeyError:
         subprocess.call(["useradd", "--system", "--no-create-home", "--shell",
                          "/usr/sbin/nologin", "scand"])
+
+def keep_trouble(work, outdir, name):
+    """After a failed run: the maillog lines that say why (deferrals,
+    warnings), kept in the results, since the work dir of a run that
+    finishes is removed."""
+    try:
+        with open(os.path.join(work, "pf", "maillog"), errors="replace") as f:
+            tail = f.readlines()[-20000:]
+    except OSError:
+        return
+    why = [l for l in tail if re.search(r"status=(deferred|bounced)|warning:|error:|fatal:|panic:", l)]
+    os.makedirs(outdir, exist_ok=True)
+    with open(os.path.join(outdir, name), "w") as f:
+        f.writelines(why[-300:])
+
 
 def log(*a):
     print("#", *a, flush=True)
@@ -930,6 +946,7 @@ def main():
                     r = b.one(m, s, a.concurrency, a.warmup, 0, msgdirs[s])
                     if not r["status"].startswith(("ok", "skipped")):
                         log("warm-up %s %d KB: %s" % (m, s, r["status"]))
+                        keep_trouble(b.W, outdir, "warmup-%s-%dkb.log" % (m, s))
 
         rows = []
         partial = os.path.join(outdir, "runs-partial.csv")
