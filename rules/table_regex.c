@@ -106,6 +106,9 @@ struct rx_rule {
 struct rx_gram_run {
     size_t words;   /* 64-bit words per gram row: ceil(rules / 64) */
     uint64_t *rows; /* RX_GRAM_BITS rows */
+    /* The grams some rule of the run is filed under (its first): a key's
+     * other grams have empty rows and are not walked. */
+    uint64_t filed[RX_GRAM_BITS / 64];
 };
 
 /* Where a capture group matched; start == -1 when it took no part. */
@@ -479,17 +482,17 @@ static inline int gram_fold(int ch)
     return ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch;
 }
 
-/* The bit of three bytes, already folded. */
-static inline unsigned gram_hash3(uint32_t a, uint32_t b, uint32_t c)
+/* The bit of three bytes, already folded, packed as b0 << 16 | b1 << 8 | b2
+ * (multiplicative hashing: the top bits of the product). */
+static inline unsigned gram_hash24(uint32_t packed)
 {
-    uint32_t h = a * 0x9E3779B1u ^ b * 0x85EBCA77u ^ c * 0xC2B2AE3Du;
-    return (h * 0x27D4EB2Fu) >> (32 - RX_GRAM_LOG2);
+    return (packed * 0x9E3779B1u) >> (32 - RX_GRAM_LOG2);
 }
 
 static inline unsigned gram_hash(const unsigned char *p)
 {
-    return gram_hash3((uint32_t)gram_fold(p[0]), (uint32_t)gram_fold(p[1]),
-                      (uint32_t)gram_fold(p[2]));
+    return gram_hash24((uint32_t)gram_fold(p[0]) << 16 | (uint32_t)gram_fold(p[1]) << 8 |
+                       (uint32_t)gram_fold(p[2]));
 }
 
 /* Keep trigrams of a literal every match contains, when one is proven:
@@ -787,8 +790,12 @@ static struct rx_gram_run *rx_gram_run_new(const struct rx_rule *rules, size_t n
 
     run->words = (n + 63) / 64;
     run->rows = xcalloc((size_t)RX_GRAM_BITS * run->words, sizeof(*run->rows));
-    for (size_t i = 0; i < n; i++)
-        run->rows[rules[i].grams[0] * run->words + i / 64] |= (uint64_t)1 << (i % 64);
+    memset(run->filed, 0, sizeof(run->filed));
+    for (size_t i = 0; i < n; i++) {
+        unsigned g = rules[i].grams[0];
+        run->rows[g * run->words + i / 64] |= (uint64_t)1 << (i % 64);
+        run->filed[g / 64] |= (uint64_t)1 << (g % 64);
+    }
     return run;
 }
 
@@ -873,15 +880,13 @@ static void rx_key_grams(struct rx_table *t, const char *key, size_t klen)
     memset(t->key_grams, 0, sizeof(t->key_grams));
     if (klen < 3)
         return;
-    /* Each byte folded once, carried through its three trigrams. */
+    /* Each byte folded once, shifted through its three trigrams. */
     const unsigned char *k = (const unsigned char *)key;
-    uint32_t a = (uint32_t)gram_fold(k[0]), b = (uint32_t)gram_fold(k[1]);
+    uint32_t packed = (uint32_t)gram_fold(k[0]) << 8 | (uint32_t)gram_fold(k[1]);
     for (size_t i = 2; i < klen; i++) {
-        uint32_t c = (uint32_t)gram_fold(k[i]);
-        unsigned h = gram_hash3(a, b, c);
+        packed = (packed << 8 | (uint32_t)gram_fold(k[i])) & 0xFFFFFFu;
+        unsigned h = gram_hash24(packed);
         t->key_grams[h / 64] |= (uint64_t)1 << (h % 64);
-        a = b;
-        b = c;
     }
 }
 
@@ -964,7 +969,7 @@ static int rx_gram_run_lookup(struct rx_table *t, size_t start, const char *key,
     rx_key_grams(t, key, klen);
     memset(cand, 0, run->words * sizeof(*cand));
     for (size_t w = 0; w < RX_GRAM_BITS / 64; w++) {
-        for (uint64_t bits = t->key_grams[w]; bits != 0; bits &= bits - 1) {
+        for (uint64_t bits = t->key_grams[w] & run->filed[w]; bits != 0; bits &= bits - 1) {
             const uint64_t *row = run->rows + (w * 64 + (size_t)__builtin_ctzll(bits)) * run->words;
             for (size_t k = 0; k < run->words; k++)
                 cand[k] |= row[k];
