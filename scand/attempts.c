@@ -56,7 +56,8 @@ static void digest_add(struct digest *d, const void *data, size_t len)
         d->b = rotl64(d->b ^ (load64(p + 8) * k2), 33) * k1 + d->a;
     }
     unsigned char tail[16] = {0};
-    memcpy(tail, p, len);
+    if (len > 0)
+        memcpy(tail, p, len);
     tail[15] = (unsigned char)len;
     d->a = rotl64(d->a ^ (load64(tail) * k1), 31) * k2 + d->b;
     d->b = rotl64(d->b ^ (load64(tail + 8) * k2), 33) * k1 + d->a;
