@@ -360,7 +360,7 @@ it_orig_client_lines() { grep -c "orig_client=$1" "$W/pf/maillog" 2>/dev/null ||
 it_deferred_matching() {
     postqueue -c "$PFC" -j 2>/dev/null | python3 -c '
 import json, re, sys
-pat = re.compile(sys.argv[1]); other = len(sys.argv) > 2; n = 0
+pat = re.compile(sys.argv[1]); other = len(sys.argv) > 2; seen = set()
 for line in sys.stdin:
     m = json.loads(line)
     for r in m.get("recipients", []):
@@ -368,8 +368,10 @@ for line in sys.stdin:
         if not reason:
             continue
         if bool(pat.search(reason)) != other:
-            n += 1
-print(n)' "$@"
+            # showq walks the queue directories while qmgr moves files
+            # between them: a message can be listed twice
+            seen.add((m.get("queue_id"), r.get("address")))
+print(len(seen))' "$@"
 }
 
 it_scand_workers() { pgrep -P "$SCAND_PID" | sort -n | tr '\n' ' '; }
